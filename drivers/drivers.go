@@ -1,0 +1,174 @@
+// Package drivers holds the interfaces that steps/ talks to and the types
+// that cross them. Implementations: drivers/docker (the Engine, locally or
+// over SSH), drivers/proxy (luma-proxy through docker exec) and drivers/fake.
+package drivers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/luma-deploy/luma/machine"
+)
+
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+)
+
+// ContainerSpec is what Create needs. Env holds secrets: never log it.
+type ContainerSpec struct {
+	Name        string
+	Image       string
+	Labels      map[string]string
+	Env         []string // KEY=VALUE
+	Cmd         []string
+	Network     string   // joined at create time
+	Aliases     []string // on Network; app containers get none at create
+	Volumes     []string // "volume:/path" or "/host/path:/path[:ro]"
+	Ports       []string // "hostPort:containerPort[/proto]", for the proxy and services
+	StopSignal  string   // e.g. SIGTERM; the 1.41 API ignores a stop-time signal
+	StopTimeout time.Duration
+	Restart     string // restart policy name, e.g. unless-stopped
+}
+
+// Container is what Inspect and List report.
+type Container struct {
+	ID           string
+	Name         string
+	Image        string
+	Labels       map[string]string
+	State        string // created, running, restarting, exited, dead
+	ExitCode     int
+	RestartCount int
+	StartedAt    time.Time
+	Networks     map[string][]string // network name → aliases
+}
+
+// Running tells whether the container runs and is not in a restart loop.
+func (c Container) Running() bool { return c.State == "running" }
+
+// Containers manages containers on one server.
+type Containers interface {
+	Create(ctx context.Context, spec ContainerSpec) error
+	Start(ctx context.Context, name string) error
+	// Stop sends the container's stop signal and kills it after timeout.
+	Stop(ctx context.Context, name string, timeout time.Duration) error
+	// Remove removes a container, running or not; a missing one is no error.
+	Remove(ctx context.Context, name string) error
+	Inspect(ctx context.Context, name string) (Container, error)
+	// List returns the containers, running or not, carrying every label given.
+	List(ctx context.Context, labels map[string]string) ([]Container, error)
+}
+
+// Networks manages networks on one server.
+type Networks interface {
+	// EnsureNetwork creates a bridge network unless it exists.
+	EnsureNetwork(ctx context.Context, name string, labels map[string]string) error
+	Connect(ctx context.Context, network, container string, aliases []string) error
+	Disconnect(ctx context.Context, network, container string) error
+}
+
+// Images moves and builds images. No registry is assumed.
+type Images interface {
+	HasImage(ctx context.Context, ref string) (bool, error)
+	SaveImage(ctx context.Context, ref string) (io.ReadCloser, error)
+	LoadImage(ctx context.Context, tar io.Reader) error
+	// BuildImage builds from a tar of the build context.
+	BuildImage(ctx context.Context, spec BuildSpec, context io.Reader) error
+}
+
+// BuildSpec is a build of one image from a context tar.
+type BuildSpec struct {
+	Tag        string
+	Dockerfile string // path inside the context
+	Args       map[string]string
+	Target     string
+	Platform   string
+	Labels     map[string]string
+}
+
+// Engine is one server's container engine.
+type Engine interface {
+	Containers
+	Networks
+	Images
+	// Exec runs cmd in a running container with stdin, returning stdout; a
+	// non-zero exit is an error carrying stderr.
+	Exec(ctx context.Context, container string, cmd []string, stdin []byte) ([]byte, error)
+	// Platform is the engine's os/arch, e.g. linux/amd64.
+	Platform(ctx context.Context) (string, error)
+	Close() error
+}
+
+// Route is what the proxy serves for one app.
+type Route struct {
+	App        string   `json:"app"` // project/app
+	Hosts      []string `json:"hosts"`
+	Targets    []string `json:"targets"` // container:port
+	HealthPath string   `json:"health_path,omitempty"`
+	Draining   []string `json:"draining,omitempty"` // targets removed, requests still in flight
+}
+
+// Probe is the result of one health probe.
+type Probe struct {
+	Status int    `json:"status"` // HTTP status, 0 when no response
+	Error  string `json:"error,omitempty"`
+}
+
+// Healthy tells whether the probe got a 2xx.
+func (p Probe) Healthy() bool { return p.Status >= 200 && p.Status < 300 }
+
+// Router is the traffic side of luma-proxy on one server.
+type Router interface {
+	// Probe requests path on target once, from the proxy's network position.
+	Probe(ctx context.Context, target, path string, timeout time.Duration) (Probe, error)
+	// SetRoute atomically replaces an app's hosts and targets and returns the
+	// route it replaced. Removed targets start draining.
+	SetRoute(ctx context.Context, r Route) (Route, error)
+	// Drain waits until none of targets has a request in flight or timeout
+	// passes, and returns how many requests were still in flight.
+	Drain(ctx context.Context, app string, targets []string, timeout time.Duration) (int, error)
+	// RemoveRoute stops serving an app.
+	RemoveRoute(ctx context.Context, app string) error
+	Routes(ctx context.Context) ([]Route, error)
+}
+
+// Lock describes who holds a deploy lock.
+type Lock struct {
+	Key     string        `json:"key"`
+	Holder  string        `json:"holder"`
+	Since   time.Time     `json:"since"`
+	Expires time.Time     `json:"expires"`
+	State   machine.State `json:"state,omitempty"` // machine state of the holder's deploy
+}
+
+// LockedError is returned when another live holder has the lock.
+type LockedError struct{ Lock Lock }
+
+func (e *LockedError) Error() string {
+	return "deploy lock for " + e.Lock.Key + " held by " + e.Lock.Holder +
+		" since " + e.Lock.Since.Format(time.RFC3339) + " (state " + string(e.Lock.State) + ")"
+}
+
+// Store keeps deploy locks and machine records on one server.
+type Store interface {
+	machine.Persister
+	// Lock takes the lock for key unless a holder whose lease has not expired
+	// has it (*LockedError). The returned bool is true when an expired lease
+	// was taken over, i.e. the previous run died.
+	Lock(ctx context.Context, key, holder string, lease time.Duration) (bool, error)
+	Renew(ctx context.Context, key, holder string, lease time.Duration) error
+	Unlock(ctx context.Context, key, holder string) error
+	// Load returns the record of project/app, or ErrNotFound.
+	Load(ctx context.Context, project, app string) (machine.Record, error)
+	Records(ctx context.Context) ([]machine.Record, error)
+	Locks(ctx context.Context) ([]Lock, error)
+}
+
+// Proxy is luma-proxy on one server: router and store.
+type Proxy interface {
+	Router
+	Store
+}

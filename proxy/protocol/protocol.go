@@ -1,0 +1,74 @@
+// Package protocol is the admin protocol of luma-proxy. The luma CLI runs
+// `luma proxy admin` inside the luma-proxy container (docker exec), writes
+// one Request as JSON to its stdin and reads one Response from its stdout;
+// that command relays it to the proxy process over SocketPath. No admin
+// port is ever opened on the network.
+package protocol
+
+import (
+	"time"
+
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/machine"
+)
+
+// SocketPath is the admin socket inside the luma-proxy container.
+const SocketPath = "/run/luma-proxy/admin.sock"
+
+// StatePath is where the proxy keeps its state, on the luma-proxy-state volume.
+const StatePath = "/var/lib/luma-proxy/state.json"
+
+// Ops.
+const (
+	OpProbe       = "probe"        // Target, Path, Timeout → Probe
+	OpSetRoute    = "set_route"    // Route → Route (the replaced one)
+	OpDrain       = "drain"        // App, Targets, Timeout → Remaining
+	OpRemoveRoute = "remove_route" // App
+	OpRoutes      = "routes"       // → Routes
+	OpLock        = "lock"         // Key, Holder, Lease → TookOver, or Locked
+	OpRenew       = "renew"        // Key, Holder, Lease
+	OpUnlock      = "unlock"       // Key, Holder
+	OpSave        = "save"         // Record
+	OpLoad        = "load"         // Project, App → Record, or NotFound
+	OpRecords     = "records"      // → Records
+	OpLocks       = "locks"        // → Locks
+	OpPing        = "ping"         // → Version
+)
+
+// Request is one admin call.
+type Request struct {
+	Op      string          `json:"op"`
+	Target  string          `json:"target,omitempty"`
+	Path    string          `json:"path,omitempty"`
+	Timeout time.Duration   `json:"timeout,omitempty"`
+	Route   *drivers.Route  `json:"route,omitempty"`
+	App     string          `json:"app,omitempty"`
+	Targets []string        `json:"targets,omitempty"`
+	Key     string          `json:"key,omitempty"`
+	Holder  string          `json:"holder,omitempty"`
+	Lease   time.Duration   `json:"lease,omitempty"`
+	Record  *machine.Record `json:"record,omitempty"`
+	Project string          `json:"project,omitempty"`
+}
+
+// Error kinds, so the client can map them back to drivers errors.
+const (
+	KindNotFound = "not_found"
+	KindLocked   = "locked"
+)
+
+// Response answers one Request. Error is set when the call failed.
+type Response struct {
+	Error     string           `json:"error,omitempty"`
+	Kind      string           `json:"kind,omitempty"`
+	Probe     *drivers.Probe   `json:"probe,omitempty"`
+	Route     *drivers.Route   `json:"route,omitempty"`
+	Routes    []drivers.Route  `json:"routes,omitempty"`
+	Remaining int              `json:"remaining,omitempty"`
+	TookOver  bool             `json:"took_over,omitempty"`
+	Lock      *drivers.Lock    `json:"lock,omitempty"` // the holder, with KindLocked
+	Record    *machine.Record  `json:"record,omitempty"`
+	Records   []machine.Record `json:"records,omitempty"`
+	Locks     []drivers.Lock   `json:"locks,omitempty"`
+	Version   string           `json:"version,omitempty"`
+}
