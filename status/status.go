@@ -1,0 +1,203 @@
+// Package status tells where an app stands from what each server reports:
+// its containers, the deploy record and lock in luma-proxy's store, and the
+// proxy's route. It does no I/O, so every verdict is unit-tested.
+package status
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/machine"
+)
+
+// Verdicts.
+const (
+	Running = "RUNNING"
+	Mixed   = "MIXED"
+	Stopped = "STOPPED"
+)
+
+// ServerInput is what one server reported for one app.
+type ServerInput struct {
+	Name       string
+	Containers []drivers.Container // labelled luma.project and luma.app
+	Record     *machine.Record     // nil before the first deploy
+	Lock       *drivers.Lock       // nil when no deploy holds it
+	Route      *drivers.Route      // nil when the proxy serves no route
+	Err        error               // the server could not be read
+}
+
+// Server is the status of one app on one server.
+type Server struct {
+	Name     string        `json:"name"`
+	State    machine.State `json:"state"`
+	Active   string        `json:"active,omitempty"`
+	Release  string        `json:"release,omitempty"`
+	Running  int           `json:"running"`
+	Desired  int           `json:"desired"`
+	Blue     int           `json:"blue"`
+	Green    int           `json:"green"`
+	Legacy   int           `json:"legacy,omitempty"` // containers from before blue-green
+	Targets  []string      `json:"targets,omitempty"`
+	Deploy   string        `json:"deploy,omitempty"` // in progress / interrupted, in words
+	Lock     *drivers.Lock `json:"lock,omitempty"`
+	LastErr  string        `json:"last_error,omitempty"`
+	Outcome  string        `json:"outcome,omitempty"`
+	Updated  time.Time     `json:"updated,omitempty"`
+	Unreach  string        `json:"unreachable,omitempty"`
+}
+
+// App is the status of one app across its servers.
+type App struct {
+	App     string   `json:"app"`
+	Status  string   `json:"status"`
+	Active  string   `json:"active,omitempty"`
+	Release string   `json:"release,omitempty"`
+	Running int      `json:"running"`
+	Desired int      `json:"desired"`
+	Blue    int      `json:"blue"`
+	Green   int      `json:"green"`
+	Servers []Server `json:"servers"`
+	Advice  []string `json:"advice,omitempty"` // what to do about a MIXED app
+}
+
+// Of computes an app's status; replicas is the desired count per server.
+func Of(app string, replicas int, inputs []ServerInput, now time.Time) App {
+	a := App{App: app}
+	actives, releases := map[string]bool{}, map[string]bool{}
+	for _, in := range inputs {
+		s := server(in, replicas, now)
+		a.Servers = append(a.Servers, s)
+		a.Running += s.Running
+		a.Desired += s.Desired
+		a.Blue += s.Blue
+		a.Green += s.Green
+		if s.Active != "" {
+			actives[s.Active] = true
+		}
+		if s.Release != "" {
+			releases[s.Release] = true
+		}
+	}
+	a.Active, a.Release = only(actives), only(releases)
+	a.Status, a.Advice = verdict(app, a, actives, releases)
+	return a
+}
+
+func server(in ServerInput, replicas int, now time.Time) Server {
+	s := Server{Name: in.Name, State: machine.Idle, Desired: replicas}
+	if in.Err != nil {
+		s.Unreach = in.Err.Error()
+		return s
+	}
+	if r := in.Record; r != nil {
+		s.State, s.Active, s.Release = r.State, r.Active, r.Release
+		s.LastErr, s.Outcome, s.Updated = r.Error, r.Outcome, r.UpdatedAt
+		if r.State != machine.Idle && !machine.Switched(r.State) {
+			s.Active, s.Release = r.FromColor, r.Previous // the old set still serves
+		}
+	}
+	if in.Route != nil {
+		s.Targets = in.Route.Targets
+	}
+	for _, c := range in.Containers {
+		if !c.Running() {
+			continue
+		}
+		switch c.Labels["luma.color"] {
+		case "blue":
+			s.Blue++
+		case "green":
+			s.Green++
+		default:
+			s.Legacy++
+		}
+	}
+	if s.Active == "" {
+		s.Active = onlyColor(s)
+	}
+	switch s.Active {
+	case "blue":
+		s.Running = s.Blue
+	case "green":
+		s.Running = s.Green
+	default:
+		s.Running = s.Legacy
+	}
+	s.Lock = liveLock(in.Lock, now)
+	s.Deploy = deployWords(s, in.Record)
+	return s
+}
+
+// onlyColor guesses the active color when no record names it (containers
+// from before the store existed): the one color that runs, if only one does.
+func onlyColor(s Server) string {
+	switch {
+	case s.Blue > 0 && s.Green == 0:
+		return "blue"
+	case s.Green > 0 && s.Blue == 0:
+		return "green"
+	}
+	return ""
+}
+
+func liveLock(l *drivers.Lock, now time.Time) *drivers.Lock {
+	if l == nil || !now.Before(l.Expires) {
+		return nil
+	}
+	return l
+}
+
+// deployWords says what a non-idle machine state means for the user.
+func deployWords(s Server, r *machine.Record) string {
+	if r == nil || r.State == machine.Idle {
+		return ""
+	}
+	if s.Lock != nil {
+		return fmt.Sprintf("in progress: %s (%s → %s), by %s", r.State, r.FromColor, r.ToColor, s.Lock.Holder)
+	}
+	if machine.Switched(r.State) {
+		return fmt.Sprintf("interrupted in %s after the switch: the next `luma deploy %s` finishes it", r.State, r.App)
+	}
+	return fmt.Sprintf("interrupted in %s before the switch: the next `luma deploy %s` rolls it back", r.State, r.App)
+}
+
+func verdict(app string, a App, actives, releases map[string]bool) (string, []string) {
+	var advice []string
+	if a.Running == 0 {
+		return Stopped, []string{fmt.Sprintf("no container of %s runs: run `luma deploy %s`", app, app)}
+	}
+	mixed := false
+	if len(actives) > 1 || len(releases) > 1 {
+		mixed = true
+		advice = append(advice, fmt.Sprintf("servers serve different colors or releases: run `luma deploy %s` to converge", app))
+	}
+	for _, s := range a.Servers {
+		switch {
+		case s.Unreach != "":
+			mixed = true
+			advice = append(advice, fmt.Sprintf("[%s] unreachable: %s", s.Name, s.Unreach))
+		case s.Running < s.Desired:
+			mixed = true
+			advice = append(advice, fmt.Sprintf("[%s] %d/%d replicas running: check `docker logs` of the stopped ones, then `luma deploy %s`", s.Name, s.Running, s.Desired, app))
+		case s.Deploy != "" && s.Lock == nil:
+			mixed = true
+			advice = append(advice, fmt.Sprintf("[%s] deploy %s", s.Name, s.Deploy))
+		}
+	}
+	if mixed {
+		return Mixed, advice
+	}
+	return Running, nil
+}
+
+func only(set map[string]bool) string {
+	if len(set) != 1 {
+		return ""
+	}
+	for k := range set {
+		return k
+	}
+	return ""
+}
