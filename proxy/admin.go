@@ -1,0 +1,186 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/proxy/protocol"
+)
+
+// adminPath is the one HTTP endpoint on the admin socket.
+const adminPath = "/v1/admin"
+
+// maxAdminBody bounds one admin request or response.
+const maxAdminBody = 16 << 20
+
+// adminHandler answers protocol.Requests posted as JSON. Failures of an op
+// travel in the Response with status 200; other statuses mean the request
+// itself was unusable.
+func (s *server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+adminPath, func(w http.ResponseWriter, r *http.Request) {
+		var req protocol.Request
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxAdminBody)).Decode(&req); err != nil {
+			http.Error(w, "bad admin request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(s.handle(r.Context(), req))
+	})
+	return mux
+}
+
+// handle runs one admin op. Every change is saved before it is answered.
+func (s *server) handle(ctx context.Context, req protocol.Request) protocol.Response {
+	switch req.Op {
+	case protocol.OpPing:
+		return protocol.Response{Version: Version}
+	case protocol.OpProbe:
+		p := Probe(ctx, req.Target, req.Path, req.Timeout)
+		return protocol.Response{Probe: &p}
+	case protocol.OpSetRoute:
+		return s.setRoute(req)
+	case protocol.OpDrain:
+		n, err := s.router.Drain(ctx, req.App, req.Targets, req.Timeout)
+		s.logger.Printf("drain %s %v: %d request(s) still in flight", req.App, req.Targets, n)
+		resp := errResponse(err)
+		resp.Remaining = n
+		return resp
+	case protocol.OpRemoveRoute:
+		s.router.RemoveRoute(req.App)
+		s.logger.Printf("route %s removed", req.App)
+		return errResponse(s.persist())
+	case protocol.OpRoutes:
+		return protocol.Response{Routes: s.router.Routes()}
+	case protocol.OpLock:
+		tookOver, err := s.store.Lock(req.Key, req.Holder, req.Lease)
+		if err == nil && tookOver {
+			s.logger.Printf("lock %s: expired lease taken over by %s", req.Key, req.Holder)
+		}
+		resp := s.changed(err)
+		resp.TookOver = tookOver && err == nil
+		return resp
+	case protocol.OpRenew:
+		return s.changed(s.store.Renew(req.Key, req.Holder, req.Lease))
+	case protocol.OpUnlock:
+		return s.changed(s.store.Unlock(req.Key, req.Holder))
+	case protocol.OpSave:
+		if req.Record == nil {
+			return errResponse(errors.New("save needs a record"))
+		}
+		return s.changed(s.store.Save(*req.Record))
+	case protocol.OpLoad:
+		r, err := s.store.Load(req.Project, req.App)
+		if err != nil {
+			return errResponse(err)
+		}
+		return protocol.Response{Record: &r}
+	case protocol.OpRecords:
+		return protocol.Response{Records: s.store.Records()}
+	case protocol.OpLocks:
+		return protocol.Response{Locks: s.store.Locks()}
+	}
+	return errResponse(fmt.Errorf("unknown admin op %q (is luma newer than this luma-proxy? run \"luma setup\")", req.Op))
+}
+
+func (s *server) setRoute(req protocol.Request) protocol.Response {
+	if req.Route == nil {
+		return errResponse(errors.New("set_route needs a route"))
+	}
+	prev, err := s.router.SetRoute(*req.Route)
+	if err != nil {
+		return errResponse(err)
+	}
+	s.logger.Printf("route %s: hosts %s → targets %s (was %s)", req.Route.App,
+		strings.Join(req.Route.Hosts, ","), strings.Join(req.Route.Targets, ","), strings.Join(prev.Targets, ","))
+	resp := errResponse(s.persist())
+	resp.Route = &prev
+	return resp
+}
+
+// changed saves the state after a store op that succeeded.
+func (s *server) changed(err error) protocol.Response {
+	if err == nil {
+		err = s.persist()
+	}
+	return errResponse(err)
+}
+
+// errResponse carries err, with the kind the client maps back to a drivers
+// error.
+func errResponse(err error) protocol.Response {
+	if err == nil {
+		return protocol.Response{}
+	}
+	resp := protocol.Response{Error: err.Error()}
+	var locked *drivers.LockedError
+	switch {
+	case errors.As(err, &locked):
+		resp.Kind = protocol.KindLocked
+		resp.Lock = &locked.Lock
+	case errors.Is(err, drivers.ErrNotFound):
+		resp.Kind = protocol.KindNotFound
+	}
+	return resp
+}
+
+// Admin is `luma proxy admin`, run inside the luma-proxy container through
+// docker exec: it reads one protocol.Request from stdin, relays it to the
+// running proxy over socketPath and writes its protocol.Response to stdout.
+// It fails only when the proxy cannot be reached; failures of the op
+// itself are in the Response.
+func Admin(ctx context.Context, socketPath string, stdin io.Reader, stdout io.Writer) error {
+	var req protocol.Request
+	var resp protocol.Response
+	if err := json.NewDecoder(io.LimitReader(stdin, maxAdminBody)).Decode(&req); err != nil {
+		resp = protocol.Response{Error: "bad admin request on stdin: " + err.Error()}
+	} else if resp, err = Call(ctx, socketPath, req); err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(resp)
+}
+
+// Call sends one request to the proxy listening on socketPath.
+func Call(ctx context.Context, socketPath string, req protocol.Request) (protocol.Response, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return protocol.Response{}, err
+	}
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socketPath)
+		},
+		DisableKeepAlives: true,
+	}}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://luma-proxy"+adminPath, bytes.NewReader(body))
+	if err != nil {
+		return protocol.Response{}, err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(hreq)
+	if err != nil {
+		return protocol.Response{}, fmt.Errorf("luma-proxy is not answering on %s (is the proxy process running?): %w", socketPath, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxAdminBody))
+	if err != nil {
+		return protocol.Response{}, fmt.Errorf("reading luma-proxy's answer: %w", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return protocol.Response{Error: strings.TrimSpace(string(data))}, nil
+	}
+	var resp protocol.Response
+	if err := json.Unmarshal(data, &resp); err != nil {
+		return protocol.Response{}, fmt.Errorf("luma-proxy answered with something that is not a response: %w", err)
+	}
+	return resp, nil
+}

@@ -1,0 +1,227 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/luma-deploy/luma/proxy/protocol"
+)
+
+// Version is reported by the ping op; the CLI may set it at link time.
+var Version = "dev"
+
+// Options configure Run. Zero values take the defaults in parentheses.
+type Options struct {
+	HTTPAddr   string // where apps are served (":80")
+	StatePath  string // routes, locks and records (protocol.StatePath)
+	SocketPath string // admin socket (protocol.SocketPath)
+	// IdleConnTimeout closes idle upstream connections before the apps'
+	// own keep-alive timeouts do (4s; many servers use 5s).
+	IdleConnTimeout time.Duration
+	// UpstreamTimeout is how long an upstream may take to start its
+	// response before the client gets 504 (60s).
+	UpstreamTimeout time.Duration
+	// ShutdownTimeout is how long requests in flight may finish once ctx
+	// is done (30s).
+	ShutdownTimeout time.Duration
+	Logger          *log.Logger // (stderr)
+}
+
+func (o Options) withDefaults() Options {
+	if o.HTTPAddr == "" {
+		o.HTTPAddr = ":80"
+	}
+	if o.StatePath == "" {
+		o.StatePath = protocol.StatePath
+	}
+	if o.SocketPath == "" {
+		o.SocketPath = protocol.SocketPath
+	}
+	if o.IdleConnTimeout <= 0 {
+		o.IdleConnTimeout = 4 * time.Second
+	}
+	if o.UpstreamTimeout <= 0 {
+		o.UpstreamTimeout = 60 * time.Second
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = log.New(os.Stderr, "luma-proxy: ", log.LstdFlags)
+	}
+	return o
+}
+
+// Run serves apps on opts.HTTPAddr and the admin protocol on
+// opts.SocketPath until ctx is done, then stops accepting and lets requests
+// in flight finish for up to opts.ShutdownTimeout.
+func Run(ctx context.Context, opts Options) error {
+	opts = opts.withDefaults()
+	s := newServer(opts)
+	restored := s.load()
+	httpLn, err := net.Listen("tcp", opts.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listening for traffic: %w", err)
+	}
+	adminLn, err := listenAdmin(opts.SocketPath)
+	if err != nil {
+		httpLn.Close()
+		return err
+	}
+	return s.serve(ctx, httpLn, adminLn, restored)
+}
+
+// server is one luma-proxy process: its router, its store and the file
+// both are saved to.
+type server struct {
+	opts   Options
+	logger *log.Logger
+	router *Router
+	store  *Store
+
+	saveMu sync.Mutex
+}
+
+func newServer(opts Options) *server {
+	return &server{
+		opts:   opts,
+		logger: opts.Logger,
+		router: newRouter(targetOptions{
+			IdleConnTimeout: opts.IdleConnTimeout,
+			UpstreamTimeout: opts.UpstreamTimeout,
+			Logger:          opts.Logger,
+		}),
+		store: newStore(time.Now),
+	}
+}
+
+// load restores the state file, skipping what cannot be restored, and
+// returns the services whose targets must pass a probe before they are
+// trusted with traffic.
+func (s *server) load() []*Service {
+	st, skipped, err := readState(s.opts.StatePath)
+	if err != nil {
+		s.logger.Printf("cannot read state, starting empty: %v", err)
+		if dst, qerr := quarantine(s.opts.StatePath, time.Now()); qerr == nil {
+			s.logger.Printf("kept the unreadable state file as %s", dst)
+		}
+		return nil
+	}
+	restored, errs := s.router.restore(st.Routes)
+	s.store.restore(st.Locks, st.Records)
+	for _, err := range append(skipped, errs...) {
+		s.logger.Printf("state %s: skipped %v", s.opts.StatePath, err)
+	}
+	if len(st.Routes)+len(st.Locks)+len(st.Records) > 0 {
+		s.logger.Printf("restored %d route(s), %d lock(s), %d record(s) from %s",
+			len(restored), len(st.Locks), len(st.Records), s.opts.StatePath)
+	}
+	return restored
+}
+
+// persist writes the whole state after a change. Saves are serialized and
+// each snapshots the state when it runs, so the last write is the newest.
+func (s *server) persist() error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	st := State{
+		Version: stateVersion,
+		Routes:  s.router.snapshot(),
+		Locks:   s.store.Locks(),
+		Records: s.store.Records(),
+	}
+	if err := writeState(s.opts.StatePath, st); err != nil {
+		s.logger.Printf("saving state: %v", err)
+		return fmt.Errorf("the change is live but could not be saved to %s: %w", s.opts.StatePath, err)
+	}
+	return nil
+}
+
+func (s *server) serve(ctx context.Context, httpLn, adminLn net.Listener, restored []*Service) error {
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	hw := &healthWatcher{logger: s.logger, interval: time.Second, timeout: 2 * time.Second}
+	for _, svc := range restored {
+		hw.watch(watchCtx, svc)
+	}
+
+	web := &http.Server{
+		Handler:           s.router,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       75 * time.Second,
+		ErrorLog:          s.logger,
+		// No ReadTimeout/WriteTimeout: uploads, streams and WebSockets
+		// may last as long as the app wants.
+	}
+	admin := &http.Server{Handler: s.adminHandler(), ErrorLog: s.logger}
+	errc := make(chan error, 2)
+	go func() { errc <- web.Serve(httpLn) }()
+	go func() { errc <- admin.Serve(adminLn) }()
+	s.logger.Printf("serving apps on %s, admin on %s", httpLn.Addr(), adminLn.Addr())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.shutdown(web, admin)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// shutdown stops accepting and waits for requests in flight.
+func (s *server) shutdown(web, admin *http.Server) {
+	s.logger.Printf("shutting down, waiting up to %s for requests in flight", s.opts.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, srv := range []*http.Server{web, admin} {
+		wg.Go(func() {
+			if err := srv.Shutdown(ctx); err != nil {
+				srv.Close()
+			}
+		})
+	}
+	wg.Wait()
+	s.router.close()
+}
+
+// listenAdmin opens the admin socket, readable only by root (0600), in a
+// directory created if missing. A socket left by a dead proxy is removed;
+// a live one means another proxy runs and is an error.
+func listenAdmin(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("admin socket directory: %w", err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("admin socket %s exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("another luma-proxy is already serving on %s", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("removing stale admin socket: %w", err)
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	return ln, nil
+}

@@ -1,0 +1,134 @@
+package proxy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/machine"
+)
+
+// stateVersion is the format of the state file.
+const stateVersion = 1
+
+// State is what the proxy keeps across restarts: routes (without draining
+// targets: requests in flight do not survive a restart), locks and records.
+type State struct {
+	Version int              `json:"version"`
+	Routes  []drivers.Route  `json:"routes"`
+	Locks   []drivers.Lock   `json:"locks"`
+	Records []machine.Record `json:"records"`
+}
+
+// rawState decodes the file entry by entry, so one bad entry costs only
+// itself.
+type rawState struct {
+	Version int               `json:"version"`
+	Routes  []json.RawMessage `json:"routes"`
+	Locks   []json.RawMessage `json:"locks"`
+	Records []json.RawMessage `json:"records"`
+}
+
+// readState reads path. A missing file is an empty state. Entries that do
+// not decode or make no sense are skipped and reported in skipped.
+func readState(path string) (st State, skipped []error, err error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return State{Version: stateVersion}, nil, nil
+	}
+	if err != nil {
+		return State{}, nil, err
+	}
+	var raw rawState
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return State{}, nil, fmt.Errorf("state file %s is not valid JSON: %w", path, err)
+	}
+	st.Version = raw.Version
+	for i, m := range raw.Routes {
+		var r drivers.Route
+		if err := json.Unmarshal(m, &r); err != nil {
+			skipped = append(skipped, fmt.Errorf("route %d: %w", i, err))
+			continue
+		}
+		st.Routes = append(st.Routes, r)
+	}
+	for i, m := range raw.Locks {
+		var l drivers.Lock
+		err := json.Unmarshal(m, &l)
+		if err == nil && (l.Key == "" || l.Holder == "") {
+			err = errors.New("lock without key or holder")
+		}
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("lock %d: %w", i, err))
+			continue
+		}
+		st.Locks = append(st.Locks, l)
+	}
+	for i, m := range raw.Records {
+		var r machine.Record
+		err := json.Unmarshal(m, &r)
+		if err == nil && (r.Project == "" || r.App == "") {
+			err = errors.New("record without project or app")
+		}
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("record %d: %w", i, err))
+			continue
+		}
+		st.Records = append(st.Records, r)
+	}
+	return st, skipped, nil
+}
+
+// writeState replaces path atomically: a temp file in the same directory,
+// fsynced, renamed over path, then the directory fsynced so the rename
+// itself survives a crash.
+func writeState(path string, st State) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".state-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// quarantine moves an unreadable state file aside, keeping it for a human,
+// so the proxy can start and be set up again.
+func quarantine(path string, now time.Time) (string, error) {
+	dst := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405Z"))
+	return dst, os.Rename(path, dst)
+}
