@@ -1,0 +1,182 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// DockerSocket is the Engine's socket on the server.
+const DockerSocket = "/var/run/docker.sock"
+
+// DialDocker opens a stream to the server's Docker Engine: streamlocal
+// forwarding to its socket, or, where the server forbids that, `docker
+// system dial-stdio` in a session. Once forwarding was refused the
+// connection goes straight to dial-stdio.
+func (c *Conn) DialDocker(ctx context.Context) (net.Conn, error) {
+	if !c.stdio.Load() {
+		conn, err := c.client.DialContext(ctx, "unix", DockerSocket)
+		if err == nil {
+			return conn, nil
+		}
+		var reject *ssh.OpenChannelError
+		if !errors.As(err, &reject) {
+			return nil, fmt.Errorf("ssh %s: docker socket %s: %w", c, DockerSocket, err)
+		}
+		conn, err2 := c.dialStdio(ctx, true)
+		if err2 != nil {
+			return nil, fmt.Errorf("ssh %s: cannot reach the Docker Engine: forwarding to %s: %v (AllowStreamLocalForwarding no, or no such socket); fallback `docker system dial-stdio`: %w",
+				c, DockerSocket, err, err2)
+		}
+		c.stdio.Store(true)
+		return conn, nil
+	}
+	conn, err := c.dialStdio(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: docker system dial-stdio: %w", c, err)
+	}
+	return conn, nil
+}
+
+// UsesDialStdio tells whether the server refused streamlocal forwarding and
+// Docker calls go through `docker system dial-stdio`.
+func (c *Conn) UsesDialStdio() bool { return c.stdio.Load() }
+
+// dialStdio runs `docker system dial-stdio`. With probe it checks that the
+// command started: the Engine says nothing until spoken to, so a short wait
+// tells a missing docker CLI or socket (the command exits) from a working
+// one. Later dials skip the wait; a failure then shows on the first Read.
+func (c *Conn) dialStdio(ctx context.Context, probe bool) (net.Conn, error) {
+	s, err := c.client.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	stdin, err := s.StdinPipe()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	stdout, err := s.StdoutPipe()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	sc := &stdioConn{s: s, stdin: stdin, stdout: stdout, exited: make(chan struct{})}
+	s.Stderr = &sc.stderr
+	if err := s.Start("docker system dial-stdio"); err != nil {
+		s.Close()
+		return nil, err
+	}
+	go func() {
+		sc.waitErr = s.Wait()
+		close(sc.exited)
+	}()
+	if !probe {
+		return sc, nil
+	}
+	select {
+	case <-sc.exited:
+		s.Close()
+		return nil, sc.exitError()
+	case <-ctx.Done():
+		s.Close()
+		return nil, ctx.Err()
+	case <-time.After(stdioGrace):
+	}
+	return sc, nil
+}
+
+// stdioGrace is how long a dial-stdio command must survive to count as
+// started. A missing docker exits within a round trip.
+var stdioGrace = 20 * time.Millisecond
+
+// stdioConn is a net.Conn over the stdin and stdout of a session.
+type stdioConn struct {
+	s       *ssh.Session
+	stdin   io.WriteCloser
+	stdout  io.Reader
+	stderr  lockedBuffer
+	exited  chan struct{}
+	waitErr error
+	once    sync.Once
+}
+
+func (c *stdioConn) exitError() error {
+	msg := strings.TrimSpace(c.stderr.String())
+	if msg == "" && c.waitErr != nil {
+		msg = c.waitErr.Error()
+	}
+	if msg == "" {
+		msg = "exited"
+	}
+	return errors.New(msg)
+}
+
+func (c *stdioConn) Read(p []byte) (int, error) {
+	n, err := c.stdout.Read(p)
+	if err == io.EOF && n == 0 {
+		select {
+		case <-c.exited:
+			if c.waitErr != nil {
+				return 0, fmt.Errorf("docker system dial-stdio: %w", c.exitError())
+			}
+		default:
+		}
+	}
+	return n, err
+}
+
+func (c *stdioConn) Write(p []byte) (int, error) { return c.stdin.Write(p) }
+
+// CloseWrite ends stdin, which dial-stdio passes on as a half close: exec
+// attach relies on it to deliver EOF to the command.
+func (c *stdioConn) CloseWrite() error { return c.stdin.Close() }
+
+func (c *stdioConn) Close() error {
+	c.once.Do(func() {
+		c.stdin.Close()
+		c.s.Close()
+	})
+	return nil
+}
+
+func (c *stdioConn) LocalAddr() net.Addr                { return stdioAddr{} }
+func (c *stdioConn) RemoteAddr() net.Addr               { return stdioAddr{} }
+func (c *stdioConn) SetDeadline(t time.Time) error      { return errNoDeadline }
+func (c *stdioConn) SetReadDeadline(t time.Time) error  { return errNoDeadline }
+func (c *stdioConn) SetWriteDeadline(t time.Time) error { return errNoDeadline }
+
+var errNoDeadline = errors.New("ssh: dial-stdio: deadline not supported")
+
+type stdioAddr struct{}
+
+func (stdioAddr) Network() string { return "ssh" }
+func (stdioAddr) String() string  { return "docker-dial-stdio" }
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 4096 {
+		return len(p), nil
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
