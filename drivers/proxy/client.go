@@ -1,0 +1,187 @@
+// Package proxy is the client of luma-proxy on one server: it runs
+// `luma proxy admin` inside the luma-proxy container (docker exec) with one
+// JSON request on stdin and reads one JSON response from stdout.
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/machine"
+	"github.com/luma-deploy/luma/proxy/protocol"
+)
+
+// ContainerName is the proxy container on every server.
+const ContainerName = "luma-proxy"
+
+// AdminCommand is run in ContainerName for every call.
+var AdminCommand = []string{"/luma", "proxy", "admin"}
+
+// ErrNotRunning is returned when the luma-proxy container is missing or
+// stopped. It is deliberately not drivers.ErrNotFound, so that a missing
+// proxy is never mistaken for a missing record.
+var ErrNotRunning = errors.New(`luma-proxy is not running on this server: run "luma setup"`)
+
+// Execer runs a command in a container; drivers.Engine satisfies it.
+type Execer interface {
+	Exec(ctx context.Context, container string, cmd []string, stdin []byte) ([]byte, error)
+}
+
+// Client is luma-proxy on one server. It implements drivers.Proxy.
+type Client struct {
+	e Execer
+}
+
+var _ drivers.Proxy = (*Client)(nil)
+
+// New returns a client that reaches luma-proxy through e.
+func New(e Execer) *Client { return &Client{e: e} }
+
+// call runs one admin request and maps the response's error back to the
+// drivers errors.
+func (c *Client) call(ctx context.Context, req protocol.Request) (protocol.Response, error) {
+	in, err := json.Marshal(req)
+	if err != nil {
+		return protocol.Response{}, err
+	}
+	out, err := c.e.Exec(ctx, ContainerName, AdminCommand, in)
+	if err != nil {
+		return protocol.Response{}, execError(err)
+	}
+	var resp protocol.Response
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return protocol.Response{}, fmt.Errorf("luma-proxy gave an answer luma cannot read (run \"luma setup\" to update it): %w", err)
+	}
+	return resp, respError(req.Op, resp)
+}
+
+// execError words a failed docker exec for a user.
+func execError(err error) error {
+	switch {
+	case errors.Is(err, drivers.ErrNotFound):
+		return ErrNotRunning
+	case errors.Is(err, drivers.ErrConflict), strings.Contains(err.Error(), "is not running"):
+		return fmt.Errorf("%w (the container exists but is stopped)", ErrNotRunning)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("luma-proxy did not answer in time: %w", err)
+	}
+	return fmt.Errorf("luma-proxy on this server did not answer (see `docker logs %s`, or run \"luma setup\"): %w", ContainerName, err)
+}
+
+// respError turns a failed op into the error drivers callers expect.
+func respError(op string, resp protocol.Response) error {
+	if resp.Error == "" {
+		return nil
+	}
+	switch resp.Kind {
+	case protocol.KindNotFound:
+		return fmt.Errorf("luma-proxy %s: %s: %w", op, resp.Error, drivers.ErrNotFound)
+	case protocol.KindLocked:
+		if resp.Lock != nil {
+			return &drivers.LockedError{Lock: *resp.Lock}
+		}
+	}
+	return fmt.Errorf("luma-proxy %s: %s", op, resp.Error)
+}
+
+// Ping checks that the proxy answers and returns its version.
+func (c *Client) Ping(ctx context.Context) (string, error) {
+	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpPing})
+	return resp.Version, err
+}
+
+// Probe requests path on target once, from the proxy's network position.
+// A failed probe is reported in the Probe, not as an error.
+func (c *Client) Probe(ctx context.Context, target, path string, timeout time.Duration) (drivers.Probe, error) {
+	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpProbe, Target: target, Path: path, Timeout: timeout})
+	if err != nil {
+		return drivers.Probe{}, err
+	}
+	if resp.Probe == nil {
+		return drivers.Probe{}, errors.New("luma-proxy probe: empty answer")
+	}
+	return *resp.Probe, nil
+}
+
+// SetRoute atomically replaces an app's route and returns the one it
+// replaced (zero for a new app).
+func (c *Client) SetRoute(ctx context.Context, r drivers.Route) (drivers.Route, error) {
+	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpSetRoute, Route: &r})
+	if err != nil || resp.Route == nil {
+		return drivers.Route{}, err
+	}
+	return *resp.Route, nil
+}
+
+// Drain waits until none of targets has a request in flight or timeout
+// passes, and returns how many were still in flight.
+func (c *Client) Drain(ctx context.Context, app string, targets []string, timeout time.Duration) (int, error) {
+	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpDrain, App: app, Targets: targets, Timeout: timeout})
+	return resp.Remaining, err
+}
+
+// RemoveRoute stops serving app; removing an unknown app is no error.
+func (c *Client) RemoveRoute(ctx context.Context, app string) error {
+	_, err := c.call(ctx, protocol.Request{Op: protocol.OpRemoveRoute, App: app})
+	return err
+}
+
+// Routes lists every app's route.
+func (c *Client) Routes(ctx context.Context) ([]drivers.Route, error) {
+	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpRoutes})
+	return resp.Routes, err
+}
+
+// Save keeps the record of r's project/app.
+func (c *Client) Save(ctx context.Context, r machine.Record) error {
+	_, err := c.call(ctx, protocol.Request{Op: protocol.OpSave, Record: &r})
+	return err
+}
+
+// Lock takes key for holder; true when an expired lease was taken over.
+func (c *Client) Lock(ctx context.Context, key, holder string, lease time.Duration) (bool, error) {
+	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpLock, Key: key, Holder: holder, Lease: lease})
+	return resp.TookOver, err
+}
+
+// Renew extends holder's lease on key.
+func (c *Client) Renew(ctx context.Context, key, holder string, lease time.Duration) error {
+	_, err := c.call(ctx, protocol.Request{Op: protocol.OpRenew, Key: key, Holder: holder, Lease: lease})
+	return err
+}
+
+// Unlock releases holder's lock on key.
+func (c *Client) Unlock(ctx context.Context, key, holder string) error {
+	_, err := c.call(ctx, protocol.Request{Op: protocol.OpUnlock, Key: key, Holder: holder})
+	return err
+}
+
+// Load returns the record of project/app, or an error wrapping
+// drivers.ErrNotFound.
+func (c *Client) Load(ctx context.Context, project, app string) (machine.Record, error) {
+	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpLoad, Project: project, App: app})
+	if err != nil || resp.Record == nil {
+		if err == nil {
+			err = errors.New("luma-proxy load: empty answer")
+		}
+		return machine.Record{}, err
+	}
+	return *resp.Record, nil
+}
+
+// Records lists every record on the server.
+func (c *Client) Records(ctx context.Context) ([]machine.Record, error) {
+	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpRecords})
+	return resp.Records, err
+}
+
+// Locks lists every deploy lock on the server.
+func (c *Client) Locks(ctx context.Context) ([]drivers.Lock, error) {
+	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpLocks})
+	return resp.Locks, err
+}
