@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
@@ -49,11 +50,12 @@ type healthWatcher struct {
 	logger   *log.Logger
 	interval time.Duration
 	timeout  time.Duration
+	wg       sync.WaitGroup
 }
 
 func (h *healthWatcher) watch(ctx context.Context, svc *Service) {
 	for _, t := range svc.lb.targets {
-		go h.watchTarget(ctx, t, svc.probePath())
+		h.wg.Go(func() { h.watchTarget(ctx, t, svc.probePath()) })
 	}
 }
 
@@ -77,6 +79,9 @@ func (h *healthWatcher) watchTarget(ctx context.Context, t *Target, path string)
 		}
 	}
 }
+
+// wait returns once every watch ended (after ctx is done at the latest).
+func (h *healthWatcher) wait() { h.wg.Wait() }
 
 func describe(p drivers.Probe) string {
 	if p.Error != "" {

@@ -147,8 +147,9 @@ func (s *server) persist() error {
 
 func (s *server) serve(ctx context.Context, httpLn, adminLn net.Listener, restored []*Service) error {
 	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
 	hw := &healthWatcher{logger: s.logger, interval: time.Second, timeout: 2 * time.Second}
+	defer hw.wait()
+	defer stopWatch()
 	for _, svc := range restored {
 		hw.watch(watchCtx, svc)
 	}
