@@ -1,12 +1,14 @@
 package ssh
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -50,10 +52,11 @@ func (c *Conn) DialDocker(ctx context.Context) (net.Conn, error) {
 // Docker calls go through `docker system dial-stdio`.
 func (c *Conn) UsesDialStdio() bool { return c.stdio.Load() }
 
-// dialStdio runs `docker system dial-stdio`. With probe it checks that the
-// command started: the Engine says nothing until spoken to, so a short wait
-// tells a missing docker CLI or socket (the command exits) from a working
-// one. Later dials skip the wait; a failure then shows on the first Read.
+// dialStdio runs `docker system dial-stdio`. With probe it pings the Engine
+// through the new stream before handing it over (HTTP keeps the stream
+// usable), so that a missing docker CLI or socket shows here with the
+// command's stderr. Later dials skip the probe; a failure then shows on the
+// first Read.
 func (c *Conn) dialStdio(ctx context.Context, probe bool) (net.Conn, error) {
 	s, err := c.client.NewSession()
 	if err != nil {
@@ -69,7 +72,7 @@ func (c *Conn) dialStdio(ctx context.Context, probe bool) (net.Conn, error) {
 		s.Close()
 		return nil, err
 	}
-	sc := &stdioConn{s: s, stdin: stdin, stdout: stdout, exited: make(chan struct{})}
+	sc := &stdioConn{s: s, stdin: stdin, stdout: bufio.NewReader(stdout), exited: make(chan struct{})}
 	s.Stderr = &sc.stderr
 	if err := s.Start("docker system dial-stdio"); err != nil {
 		s.Close()
@@ -82,27 +85,49 @@ func (c *Conn) dialStdio(ctx context.Context, probe bool) (net.Conn, error) {
 	if !probe {
 		return sc, nil
 	}
+	pinged := make(chan error, 1)
+	go func() { pinged <- sc.ping() }()
 	select {
-	case <-sc.exited:
-		s.Close()
-		return nil, sc.exitError()
+	case err = <-pinged:
 	case <-ctx.Done():
-		s.Close()
-		return nil, ctx.Err()
-	case <-time.After(stdioGrace):
+		err = ctx.Err()
+	}
+	if err != nil {
+		sc.Close()
+		select {
+		case <-sc.exited:
+			return nil, sc.exitError()
+		case <-time.After(time.Second):
+			return nil, err
+		}
 	}
 	return sc, nil
 }
 
-// stdioGrace is how long a dial-stdio command must survive to count as
-// started. A missing docker exits within a round trip.
-var stdioGrace = 20 * time.Millisecond
+// ping does GET /_ping on the stream and reads the whole answer.
+func (c *stdioConn) ping() error {
+	if _, err := io.WriteString(c.stdin, "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(c.stdout, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/_ping: %s", resp.Status)
+	}
+	return nil
+}
 
 // stdioConn is a net.Conn over the stdin and stdout of a session.
 type stdioConn struct {
 	s       *ssh.Session
 	stdin   io.WriteCloser
-	stdout  io.Reader
+	stdout  *bufio.Reader
 	stderr  lockedBuffer
 	exited  chan struct{}
 	waitErr error

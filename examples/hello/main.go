@@ -5,6 +5,10 @@
 // Environment: PORT (3000), UP_STATUS (status of /up, 200), UP_AFTER (/up
 // fails until this long after start), CRASH_AFTER (exit 1 after this long),
 // CRASH=1 (exit 1 at start), LUMA_RELEASE and LUMA_COLOR (shown by /version).
+//
+// The image is FROM scratch, so tests that need a command to exec run the
+// binary itself: `hello cat` copies stdin to stdout, `hello exit CODE MSG`
+// prints MSG to stderr and exits with CODE.
 package main
 
 import (
@@ -26,6 +30,9 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 {
+		os.Exit(tool(os.Args[1:]))
+	}
 	if os.Getenv("CRASH") == "1" {
 		log.Print("CRASH=1: exiting")
 		os.Exit(1)
@@ -127,4 +134,27 @@ func duration(env string) time.Duration {
 		log.Fatalf("%s: %v", env, err)
 	}
 	return d
+}
+
+// tool runs the commands tests exec in the container.
+func tool(args []string) int {
+	switch args[0] {
+	case "cat":
+		if _, err := io.Copy(os.Stdout, os.Stdin); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
+	case "exit":
+		code := 1
+		if len(args) > 1 {
+			code, _ = strconv.Atoi(args[1])
+		}
+		if len(args) > 2 {
+			fmt.Fprintln(os.Stderr, args[2])
+		}
+		return code
+	}
+	fmt.Fprintf(os.Stderr, "hello: unknown command %q\n", args[0])
+	return 2
 }
