@@ -51,7 +51,7 @@ func readState(path string) (st State, skipped []error, err error) {
 	for i, m := range raw.Routes {
 		var r drivers.Route
 		if err := json.Unmarshal(m, &r); err != nil {
-			skipped = append(skipped, fmt.Errorf("route %d: %w", i, err))
+			skipped = append(skipped, fmt.Errorf("route #%d: %w", i+1, err))
 			continue
 		}
 		st.Routes = append(st.Routes, r)
@@ -63,7 +63,7 @@ func readState(path string) (st State, skipped []error, err error) {
 			err = errors.New("lock without key or holder")
 		}
 		if err != nil {
-			skipped = append(skipped, fmt.Errorf("lock %d: %w", i, err))
+			skipped = append(skipped, fmt.Errorf("lock #%d: %w", i+1, err))
 			continue
 		}
 		st.Locks = append(st.Locks, l)
@@ -75,7 +75,7 @@ func readState(path string) (st State, skipped []error, err error) {
 			err = errors.New("record without project or app")
 		}
 		if err != nil {
-			skipped = append(skipped, fmt.Errorf("record %d: %w", i, err))
+			skipped = append(skipped, fmt.Errorf("record #%d: %w", i+1, err))
 			continue
 		}
 		st.Records = append(st.Records, r)
