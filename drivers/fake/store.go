@@ -132,3 +132,20 @@ func (h *Host) Records(ctx context.Context) ([]machine.Record, error) {
 	})
 	return out, nil
 }
+
+// Record returns the record of project/app without counting a call.
+func (h *Host) Record(project, app string) (machine.Record, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r, ok := h.records[project+"/"+app]
+	r.Timings = maps.Clone(r.Timings)
+	return r, ok
+}
+
+// Lease returns the lock on key without counting a call.
+func (h *Host) Lease(key string) (drivers.Lock, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, ok := h.locks[key]
+	return l, ok
+}

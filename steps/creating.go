@@ -1,0 +1,105 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/machine"
+)
+
+// create is the work of Creating: network, image, then the new replicas
+// created and started at once, without the app's alias (nothing may reach
+// them before they are healthy).
+func (r *run) create(ctx context.Context) error {
+	rec := r.m.Record()
+	if err := r.srv.Engine.EnsureNetwork(ctx, r.app.Network(), map[string]string{LabelProject: r.app.Project}); err != nil {
+		return fmt.Errorf("network %s: %w", r.app.Network(), err)
+	}
+	if err := r.ensureImage(ctx); err != nil {
+		return err
+	}
+	if len(r.leftovers) > 0 {
+		r.say("Removing %s left by an earlier deploy: %s",
+			plural(len(r.leftovers), "container", "containers"), strings.Join(r.leftovers, ", "))
+		if err := parallel(ctx, r.leftovers, true, func(ctx context.Context, name string) error {
+			return r.srv.Engine.Remove(ctx, name)
+		}); err != nil {
+			return fmt.Errorf("remove leftover containers: %w", err)
+		}
+	}
+	err := parallel(ctx, rec.New, true, func(ctx context.Context, name string) error {
+		r.say("Creating container %s...", name)
+		replica := slices.Index(rec.New, name) + 1
+		if err := r.srv.Engine.Create(ctx, r.spec(name, rec.ToColor, replica)); err != nil {
+			if ctx.Err() == nil {
+				r.say("Failed to create container %s: %v", name, err)
+			}
+			return fmt.Errorf("create container %s: %w", name, err)
+		}
+		if err := r.srv.Engine.Start(ctx, name); err != nil {
+			if ctx.Err() == nil {
+				r.say("Failed to start container %s: %v", name, err)
+			}
+			return fmt.Errorf("start container %s: %w", name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return r.m.Fire(ctx, machine.EvCreated)
+}
+
+// spec is a new replica. Its color lives in a label that never changes;
+// which color is active lives in the record and the route, since labels
+// cannot change on a running container.
+func (r *run) spec(name, color string, replica int) drivers.ContainerSpec {
+	a := r.app
+	env := append(slices.Clone(a.Env),
+		"LUMA_APP="+a.Name, "LUMA_COLOR="+color, "LUMA_RELEASE="+a.Release)
+	return drivers.ContainerSpec{
+		Name:  name,
+		Image: a.Image,
+		Labels: map[string]string{
+			LabelProject: a.Project, LabelApp: a.Name, LabelColor: color,
+			LabelReplica: strconv.Itoa(replica), LabelRelease: a.Release,
+		},
+		Env:         env,
+		Cmd:         a.Cmd,
+		Network:     a.Network(),
+		Volumes:     a.Volumes,
+		StopSignal:  "SIGTERM",
+		StopTimeout: a.StopTimeout,
+		Restart:     "unless-stopped",
+	}
+}
+
+// ensureImage sends the image from Source when the server lacks it,
+// streaming the save into the load.
+func (r *run) ensureImage(ctx context.Context) error {
+	img := r.app.Image
+	has, err := r.srv.Engine.HasImage(ctx, img)
+	if err != nil {
+		return fmt.Errorf("look for image %s: %w", img, err)
+	}
+	if has {
+		return nil
+	}
+	if r.srv.Source == nil {
+		return fmt.Errorf("image %s is not on %s and there is no source to send it from", img, r.srv.Name)
+	}
+	r.say("Sending image %s to the server...", img)
+	tar, err := r.srv.Source.SaveImage(ctx, img)
+	if err != nil {
+		return fmt.Errorf("save image %s: %w", img, err)
+	}
+	defer tar.Close()
+	if err := r.srv.Engine.LoadImage(ctx, tar); err != nil {
+		return fmt.Errorf("load image %s: %w", img, err)
+	}
+	return nil
+}

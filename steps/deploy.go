@@ -1,0 +1,206 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/luma-deploy/luma/machine"
+)
+
+// Deploy deploys app blue-green on every server at once, one machine per
+// server, with one switch for all: no server moves traffic before every
+// server's new containers are healthy, and a failure anywhere before the
+// switch rolls every server back. After the switch each server finishes on
+// its own, even when ctx is cancelled. The error says what state the run
+// left: it wraps ErrInterrupted, ErrAfterSwitch or a *drivers.LockedError
+// where those apply.
+func Deploy(ctx context.Context, app App, servers []Server, rep Reporter, opts Options) (Result, error) {
+	if err := app.validate(servers); err != nil {
+		return Result{}, err
+	}
+	d := &deploy{app: app.withDefaults(), opts: opts.withDefaults()}
+	for _, s := range servers {
+		d.runs = append(d.runs, &run{app: d.app, srv: s, rep: rep, opts: d.opts})
+	}
+	err := d.run(ctx)
+	return d.result(), err
+}
+
+type deploy struct {
+	app  App
+	opts Options
+	runs []*run
+}
+
+func (d *deploy) run(ctx context.Context) error {
+	if err := d.lock(ctx); err != nil {
+		return err
+	}
+	defer d.unlock(ctx)
+	live, stop := d.keepLeases(ctx)
+	defer stop()
+
+	// Before the switch: a failure anywhere rolls back everywhere.
+	if err := d.each(live, true, (*run).upToHealthy); err != nil {
+		return d.abort(ctx, live, err)
+	}
+	if err := d.each(live, true, (*run).prepareSwitch); err != nil {
+		return d.abort(ctx, live, err)
+	}
+	if live.Err() != nil {
+		return d.abort(ctx, live, context.Cause(live))
+	}
+	// The switch: every route moves, or none stays moved.
+	after := context.WithoutCancel(live)
+	if err := d.each(after, false, (*run).swap); err != nil {
+		return d.abort(ctx, live, err)
+	}
+	d.each(after, false, (*run).commit)
+	// After the switch every server finishes, whatever happens to ctx.
+	d.each(after, false, (*run).complete)
+	return d.summary(ctx)
+}
+
+// upToHealthy is a server's way up to the switch: recover a dead run, plan
+// the colors, create the new containers and health-check them.
+func (r *run) upToHealthy(ctx context.Context) error {
+	if err := r.prepare(ctx); err != nil {
+		return err
+	}
+	if err := r.create(ctx); err != nil {
+		return err
+	}
+	return r.checkHealth(ctx)
+}
+
+// each runs step on every server still running, at once, and returns the
+// first failure. With failFast that failure cancels the others' context.
+func (d *deploy) each(ctx context.Context, failFast bool, step func(*run, context.Context) error) error {
+	var active []*run
+	for _, r := range d.runs {
+		if r.outcome == "" {
+			active = append(active, r)
+		}
+	}
+	return parallel(ctx, active, failFast, func(ctx context.Context, r *run) error {
+		if err := step(r, ctx); err != nil {
+			r.err = err
+			return fmt.Errorf("[%s] %w", r.srv.Name, err)
+		}
+		return nil
+	})
+}
+
+// abort rolls every server back after a failure (or interrupt) before the
+// switch. Rollback work ignores ctx's cancellation: it restores the old
+// version and must finish.
+func (d *deploy) abort(ctx context.Context, live context.Context, cause error) error {
+	interrupted := ctx.Err() != nil
+	if !interrupted && live.Err() != nil && errors.Is(context.Cause(live), ErrLeaseLost) {
+		cause = context.Cause(live)
+	}
+	if interrupted {
+		cause = fmt.Errorf("%w before the switch", ErrInterrupted)
+	}
+	var failed []error
+	var mu sync.Mutex
+	started := false
+	parallel(context.WithoutCancel(ctx), d.runs, false, func(ctx context.Context, r *run) error {
+		if r.outcome != "" {
+			return nil
+		}
+		reason := cause
+		if r.err != nil && !isCancel(r.err) {
+			reason = r.err
+		}
+		if r.state() == machine.Idle {
+			// Nothing of this deploy was started here.
+			r.outcome = RolledBack
+			if interrupted {
+				r.outcome = Interrupted
+			}
+			if r.err != nil && !isCancel(r.err) {
+				r.outcome = Failed
+			}
+			r.err = reason
+			return nil
+		}
+		mu.Lock()
+		started = true
+		mu.Unlock()
+		if reason != r.err {
+			r.say("Rolling back: %v", reason)
+		}
+		if err := r.rollBack(ctx, reason); err != nil {
+			r.outcome, r.err = Failed, err
+			return err
+		}
+		r.outcome, r.err = RolledBack, reason
+		if interrupted {
+			r.outcome = Interrupted
+		}
+		return nil
+	})
+	for _, r := range d.runs {
+		if r.outcome == Failed && r.err != nil {
+			failed = append(failed, fmt.Errorf("[%s] %w", r.srv.Name, r.err))
+		}
+	}
+	var err error
+	switch {
+	case interrupted:
+		err = fmt.Errorf("%w: deploy of %s %s rolled back", ErrInterrupted, d.app.Name, d.app.Release)
+	case !started:
+		err = fmt.Errorf("deploy of %s %s not started: %w", d.app.Name, d.app.Release, cause)
+	default:
+		err = fmt.Errorf("deploy of %s %s rolled back: %w", d.app.Name, d.app.Release, cause)
+	}
+	return errors.Join(append([]error{err}, failed...)...)
+}
+
+// isCancel tells whether err only reports that a context ended: another
+// server's failure or an interrupt, not a failure of this server.
+func isCancel(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// summary is the error of a run that got past the switch.
+func (d *deploy) summary(ctx context.Context) error {
+	var errs []error
+	for _, r := range d.runs {
+		if r.outcome != Deployed && r.err != nil {
+			errs = append(errs, fmt.Errorf("[%s] %w", r.srv.Name, r.err))
+		}
+	}
+	if ctx.Err() != nil {
+		errs = append([]error{fmt.Errorf("%w after the switch: the deploy of %s %s was finished", ErrInterrupted, d.app.Name, d.app.Release)}, errs...)
+	}
+	return errors.Join(errs...)
+}
+
+func (d *deploy) result() Result {
+	var res Result
+	for _, r := range d.runs {
+		rec := r.record()
+		res.Servers = append(res.Servers, ServerResult{
+			Server: r.srv.Name, Outcome: r.outcome, Record: rec, Timings: rec.Timings,
+			Recovered: r.recovered, Err: r.err,
+		})
+	}
+	return res
+}
+
+// String is one line per server, for logs.
+func (res Result) String() string {
+	var b strings.Builder
+	for i, s := range res.Servers {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %s (%s)", s.Server, s.Outcome, s.Record.State)
+	}
+	return b.String()
+}

@@ -1,0 +1,155 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/machine"
+)
+
+// prepare is the work of Idle: load the record, recover a dead run, choose
+// the colors and fire deploy (Idle → Creating) with the plan saved in the
+// same write.
+func (r *run) prepare(ctx context.Context) error {
+	rec, err := r.srv.Proxy.Load(ctx, r.app.Project, r.app.Name)
+	if errors.Is(err, drivers.ErrNotFound) {
+		rec, err = machine.Record{Project: r.app.Project, App: r.app.Name, Server: r.srv.Name}, nil
+	}
+	if err != nil {
+		return fmt.Errorf("load deploy record: %w", err)
+	}
+	r.m = machine.NewAt(rec, r.srv.Proxy, r.opts.Now)
+	if r.m.State() != machine.Idle {
+		if err := r.recover(ctx); err != nil {
+			r.outcome = Failed
+			return err
+		}
+	}
+	return r.plan(ctx)
+}
+
+// plan finds the active color and the old set and fires deploy.
+func (r *run) plan(ctx context.Context) error {
+	all, err := r.srv.Engine.List(ctx, map[string]string{LabelApp: r.app.Name})
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	byColor := map[string][]drivers.Container{}
+	var legacy []string
+	for _, c := range all {
+		if p, ok := c.Labels[LabelProject]; ok && p != r.app.Project {
+			continue // another project's app of the same name
+		}
+		switch color := c.Labels[LabelColor]; color {
+		case Blue, Green:
+			byColor[color] = append(byColor[color], c)
+		case "":
+			legacy = append(legacy, c.Name) // from before blue-green: part of the old set
+		}
+	}
+	rec := r.m.Record()
+	from, err := r.activeColor(ctx, rec, byColor)
+	if err != nil {
+		return err
+	}
+	to := Blue
+	if from != "" {
+		to = other(from)
+	}
+	old := append(names(byColor[from]), legacy...)
+	r.leftovers = names(byColor[to])
+	newSet := r.app.ContainerNames(to)
+	previous := ""
+	if cs := byColor[from]; len(cs) > 0 {
+		previous = cs[0].Labels[LabelRelease]
+	} else if rec.Active != "" {
+		previous = rec.Release
+	}
+
+	r.say("Deploying %s (%s)...", r.app.Name, plural(r.app.Replicas, "replica", "replicas"))
+	if from != "" {
+		r.say("Current active: %s, deploying: %s", from, to)
+	} else {
+		r.say("No active version, deploying: %s", to)
+	}
+	if len(legacy) > 0 {
+		r.say("Found %s from before blue-green deploys (%s): %s until the switch, then removed",
+			plural(len(legacy), "container", "containers"), strings.Join(legacy, ", "), serveVerb(len(legacy)))
+	}
+	r.say("Deploying %d replica(s): %s", len(newSet), strings.Join(newSet, ", "))
+	now := r.opts.Now()
+	return r.m.FireWith(ctx, machine.EvDeploy, func(rec *machine.Record) {
+		rec.Server = r.srv.Name
+		rec.Release, rec.Previous = r.app.Release, previous
+		rec.FromColor, rec.ToColor, rec.Active = from, to, from
+		rec.Old, rec.New = old, newSet
+		rec.Holder, rec.StartedAt = r.opts.Holder, now
+		rec.Error, rec.Outcome = "", ""
+	})
+}
+
+func serveVerb(n int) string {
+	if n == 1 {
+		return "it serves"
+	}
+	return "they serve"
+}
+
+// activeColor is the color that serves now: the record's, else the color
+// of the running containers, else the color the route points at.
+func (r *run) activeColor(ctx context.Context, rec machine.Record, byColor map[string][]drivers.Container) (string, error) {
+	if rec.Active == Blue || rec.Active == Green {
+		return rec.Active, nil
+	}
+	var running []string
+	for _, color := range []string{Blue, Green} {
+		if slices.ContainsFunc(byColor[color], drivers.Container.Running) {
+			running = append(running, color)
+		}
+	}
+	if len(running) < 2 {
+		if len(running) == 1 {
+			return running[0], nil
+		}
+		return "", nil
+	}
+	// Both colors run and no record says which serves: the route does.
+	routes, err := r.srv.Proxy.Routes(ctx)
+	if err != nil {
+		return "", fmt.Errorf("find the active color: %w", err)
+	}
+	for _, rt := range routes {
+		if rt.App != r.app.Key() {
+			continue
+		}
+		for _, color := range []string{Blue, Green} {
+			if routesTo(rt.Targets, names(byColor[color])) {
+				return color, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("both blue and green containers of %s run and neither the deploy record nor the proxy says which serves; remove the wrong ones", r.app.Name)
+}
+
+// routesTo tells whether any target is one of the containers.
+func routesTo(targets, containers []string) bool {
+	for _, t := range targets {
+		name, _, _ := strings.Cut(t, ":")
+		if slices.Contains(containers, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func names(cs []drivers.Container) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Name
+	}
+	return out
+}

@@ -1,0 +1,243 @@
+// Package steps does the work of each state of the deploy machine, one file
+// per state (idle.go, creating.go, health_checking.go, switching.go,
+// draining.go, cleaning.go, rolling_back.go), and Deploy drives one machine
+// per server across them, with one traffic switch for all servers. It talks
+// only to the interfaces of package drivers.
+package steps
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/machine"
+)
+
+// App is one app to deploy, as the config resolved it.
+type App struct {
+	Project  string
+	Name     string
+	Image    string
+	Release  string
+	Replicas int      // 0 means 1
+	Env      []string // KEY=VALUE, secrets included: never printed
+	Cmd      []string
+	Volumes  []string
+	// Hosts routed to AppPort by luma-proxy. No Hosts: no route; the
+	// containers are still health-checked over HTTP when AppPort > 0.
+	Hosts        []string
+	AppPort      int
+	Health       HealthCheck
+	DrainTimeout time.Duration // 0 means 30s
+	StopTimeout  time.Duration // 0 means 30s
+}
+
+// HealthCheck is a Docker-style health policy for new containers. Zero
+// fields take the defaults below.
+type HealthCheck struct {
+	Path        string        // "/up"
+	StartPeriod time.Duration // failures in it do not count; probes run fast
+	Interval    time.Duration // 1s
+	Timeout     time.Duration // 5s, per probe
+	Retries     int           // 3 consecutive failures after StartPeriod
+}
+
+// Server is one server the app runs on.
+type Server struct {
+	Name   string // as in the config, printed as [name]
+	Engine interface {
+		drivers.Containers
+		drivers.Networks
+		drivers.Images
+	}
+	Proxy  drivers.Proxy  // luma-proxy on that server: router and store
+	Source drivers.Images // where the image comes from when the server lacks it; nil: it must be there
+}
+
+// Reporter prints one progress line for a server; the CLI adds the
+// "[server] " prefix.
+type Reporter interface {
+	Printf(server, format string, args ...any)
+}
+
+// Options tune a run.
+type Options struct {
+	Holder   string           // who deploys, shown to whoever meets the lock; default user@host pid N
+	Lease    time.Duration    // lock lease, renewed every Lease/3; default 30s
+	LockWait time.Duration    // how long to wait for a lock another live run holds; 0: fail at once
+	Now      func() time.Time // clock of records and timings; default time.Now
+}
+
+// Outcome is how a run ended on one server.
+type Outcome string
+
+const (
+	// Deployed: the new release serves; the old containers are gone.
+	Deployed Outcome = "deployed"
+	// RolledBack: the deploy failed before the switch; the old release
+	// served throughout and still does.
+	RolledBack Outcome = "rolled_back"
+	// Interrupted: the context ended before the switch; rolled back.
+	Interrupted Outcome = "interrupted"
+	// FailedAfterSwitch: the new release serves but draining or cleaning
+	// failed; the record keeps the state and the next run finishes it.
+	FailedAfterSwitch Outcome = "failed_after_switch"
+	// Failed: the run could not start (lock, recovery of a dead run) or
+	// could not record or finish its own rollback; the record says where
+	// it stopped and the next run recovers from there.
+	Failed Outcome = "failed"
+)
+
+// Result is what a run did, server by server, in the order given.
+type Result struct {
+	Servers []ServerResult
+}
+
+// ServerResult is one server's part of a run.
+type ServerResult struct {
+	Server  string
+	Outcome Outcome
+	// Record is the machine record as last saved.
+	Record machine.Record
+	// Timings is how long each state of this run took.
+	Timings map[machine.State]time.Duration
+	// Recovered is the state a dead earlier run was left in, which this
+	// run recovered before deploying; empty when there was none.
+	Recovered machine.State
+	// Err is why this server did not deploy.
+	Err error
+}
+
+// Errors that tell callers (and exit codes) what state a failed run left.
+var (
+	// ErrInterrupted: the context was cancelled (Ctrl-C).
+	ErrInterrupted = errors.New("interrupted")
+	// ErrAfterSwitch: the new release serves but the run stopped before
+	// finishing; run the deploy again to finish it.
+	ErrAfterSwitch = errors.New("deploy stopped after the switch")
+	// ErrLeaseLost: the deploy lock could not be renewed.
+	ErrLeaseLost = errors.New("deploy lock lease lost")
+)
+
+// Labels on app containers.
+const (
+	LabelProject = "luma.project"
+	LabelApp     = "luma.app"
+	LabelColor   = "luma.color"
+	LabelReplica = "luma.replica"
+	LabelRelease = "luma.release"
+)
+
+// Colors.
+const (
+	Blue  = "blue"
+	Green = "green"
+)
+
+func other(color string) string {
+	if color == Blue {
+		return Green
+	}
+	return Blue
+}
+
+// Key is the lock key and route name of an app: project/app.
+func (a App) Key() string { return a.Project + "/" + a.Name }
+
+// Network is the project's network.
+func (a App) Network() string { return a.Project + "-network" }
+
+// ContainerNames are the names of the color's replicas: blog-blue for one,
+// blog-blue-1..N for several.
+func (a App) ContainerNames(color string) []string {
+	if a.Replicas <= 1 {
+		return []string{a.Name + "-" + color}
+	}
+	names := make([]string, a.Replicas)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s-%s-%d", a.Name, color, i+1)
+	}
+	return names
+}
+
+// targets are the proxy targets of containers: name:port.
+func (a App) targets(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n + ":" + strconv.Itoa(a.AppPort)
+	}
+	return out
+}
+
+func (a App) withDefaults() App {
+	if a.Replicas < 1 {
+		a.Replicas = 1
+	}
+	if a.Health.Path == "" {
+		a.Health.Path = "/up"
+	}
+	if a.Health.Interval <= 0 {
+		a.Health.Interval = time.Second
+	}
+	if a.Health.Timeout <= 0 {
+		a.Health.Timeout = 5 * time.Second
+	}
+	if a.Health.Retries <= 0 {
+		a.Health.Retries = 3
+	}
+	if a.DrainTimeout <= 0 {
+		a.DrainTimeout = 30 * time.Second
+	}
+	if a.StopTimeout <= 0 {
+		a.StopTimeout = 30 * time.Second
+	}
+	return a
+}
+
+func (a App) validate(servers []Server) error {
+	switch {
+	case a.Project == "" || a.Name == "":
+		return errors.New("deploy: project and app name are required")
+	case a.Image == "":
+		return fmt.Errorf("deploy %s: no image", a.Name)
+	case len(a.Hosts) > 0 && a.AppPort <= 0:
+		return fmt.Errorf("deploy %s: hosts need an app port", a.Name)
+	case len(servers) == 0:
+		return fmt.Errorf("deploy %s: no servers", a.Name)
+	}
+	seen := map[string]bool{}
+	for _, s := range servers {
+		if s.Engine == nil || s.Proxy == nil {
+			return fmt.Errorf("deploy %s: server %s has no engine or proxy", a.Name, s.Name)
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("deploy %s: server %s listed twice", a.Name, s.Name)
+		}
+		seen[s.Name] = true
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Holder == "" {
+		host, _ := os.Hostname()
+		o.Holder = fmt.Sprintf("%s@%s pid %d", os.Getenv("USER"), host, os.Getpid())
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

@@ -1,0 +1,99 @@
+package steps
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/machine"
+)
+
+// run is one server's part of a deploy: its machine and what the steps
+// learned on the way that the record does not hold.
+type run struct {
+	app  App
+	srv  Server
+	rep  Reporter
+	opts Options
+	m    *machine.Machine // nil until the record is loaded
+
+	locked    bool
+	tookOver  bool          // the lock's last holder died with its lease
+	recovered machine.State // state of a dead run recovered first
+
+	leftovers []string // containers of the target color left by a dead run
+
+	route    routeState
+	oldRoute drivers.Route // what SetRoute replaced, when route is swapped
+
+	outcome Outcome // set when the run ends on this server
+	err     error   // why it did not deploy
+}
+
+// routeState is what the run knows of the app's route.
+type routeState int
+
+const (
+	routeUntouched routeState = iota // still serves the old set
+	routeSwapped                     // serves the new set; oldRoute holds the old
+	routeUnknown                     // a SetRoute failed midway, or a dead run switched: ask the proxy
+)
+
+func (r *run) say(format string, args ...any) { r.rep.Printf(r.srv.Name, format, args...) }
+
+func (r *run) state() machine.State {
+	if r.m == nil {
+		return machine.Idle
+	}
+	return r.m.State()
+}
+
+func (r *run) record() machine.Record {
+	if r.m == nil {
+		return machine.Record{Project: r.app.Project, App: r.app.Name, Server: r.srv.Name}
+	}
+	return r.m.Record()
+}
+
+// parallel runs fn for every item at once and returns the first error.
+// With failFast the first error also cancels the context of the others.
+func parallel[T any](ctx context.Context, items []T, failFast bool, fn func(ctx context.Context, item T) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for _, it := range items {
+		wg.Go(func() {
+			err := fn(ctx, it)
+			if err == nil {
+				return
+			}
+			mu.Lock()
+			if first == nil {
+				first = err
+			}
+			mu.Unlock()
+			if failFast {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
