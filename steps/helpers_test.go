@@ -133,8 +133,8 @@ func newEnv(t *testing.T, replicas int, servers ...string) *env {
 		holder: "alice@laptop pid 100",
 		app: App{
 			Project: "shop", Name: "blog", Replicas: replicas,
-			Env:     []string{"SECRET_KEY=" + secret},
-			Hosts:   []string{"blog.example.com"}, AppPort: 3000,
+			Env:   []string{"SECRET_KEY=" + secret},
+			Hosts: []string{"blog.example.com"}, AppPort: 3000,
 			Health:       HealthCheck{Path: "/up", Interval: 2 * time.Millisecond, Timeout: 10 * time.Millisecond, Retries: 3},
 			DrainTimeout: 50 * time.Millisecond, StopTimeout: 7 * time.Second,
 		},
