@@ -30,7 +30,7 @@ type Router struct {
 	draining map[string]map[string]*Target // app → addr → removed target with requests in flight
 }
 
-// NewRouter returns an empty router.
+// newRouter returns an empty router.
 func newRouter(opts targetOptions) *Router {
 	return &Router{
 		opts:     opts,
