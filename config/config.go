@@ -1,0 +1,136 @@
+// Package config loads and validates luma.yml, the one file that says what
+// Luma deploys where. It never touches a server: everything a deploy needs
+// to know about bad input is reported here, all at once, with file:line:col.
+package config
+
+import (
+	"path/filepath"
+	"time"
+)
+
+// FileName is the config file Luma looks for in the working directory.
+const FileName = "luma.yml"
+
+// Config is a loaded, validated luma.yml with every default applied.
+type Config struct {
+	File     string // path as given to Load
+	Dir      string // directory of the file; secrets and build contexts resolve against it
+	Name     string // project name, a DNS label
+	SSH      SSH
+	Proxy    Proxy
+	Apps     []App     // in file order
+	Services []Service // in file order
+}
+
+// SSH says how to reach servers. Key resolution (agent, default keys) is
+// the SSH code's job; here paths only get ~ expanded.
+type SSH struct {
+	User            string
+	Port            int
+	Key             string
+	KnownHosts      string
+	TrustOnFirstUse bool
+}
+
+// Proxy configures luma-proxy on every server that runs a proxied app.
+type Proxy struct {
+	HTTPPort, HTTPSPort int
+	Image               string // optional image for luma-proxy, for servers of another platform
+}
+
+// App is a proxied, blue-green deployed application.
+type App struct {
+	Name         string
+	Image        string // set when the image is pulled or loaded, empty when Build is set
+	Build        *Build
+	Servers      []string // "localhost" means the local Docker engine, no SSH
+	Replicas     int
+	Environment  Environment
+	Proxy        *AppProxy // nil when the app takes no HTTP traffic
+	HealthCheck  HealthCheck
+	Volumes      []string
+	Command      []string
+	DrainTimeout time.Duration
+	StopTimeout  time.Duration
+}
+
+// Build describes a local image build.
+type Build struct {
+	Context    string // absolute, resolved against Config.Dir
+	Dockerfile string // relative to Context, default "Dockerfile"
+	Args       map[string]string
+	Target     string
+	Platform   string
+}
+
+// Environment lists plain KEY=VALUE entries and names of secrets kept in
+// .luma/secrets, so secret values never live in luma.yml.
+type Environment struct {
+	Plain  []string
+	Secret []string
+}
+
+// AppProxy routes hosts to the app's port through luma-proxy.
+type AppProxy struct {
+	Hosts   []string
+	AppPort int
+	SSL     bool
+}
+
+// HealthCheck decides when a new color may take traffic.
+type HealthCheck struct {
+	Path        string
+	StartPeriod time.Duration
+	Interval    time.Duration
+	Timeout     time.Duration
+	Retries     int
+}
+
+// Service is an accessory such as a database: not proxied, not blue-green.
+type Service struct {
+	Name        string
+	Image       string
+	Servers     []string
+	Ports       []string
+	Volumes     []string
+	Environment Environment
+	Command     []string
+}
+
+// App returns the app with the given name.
+func (c *Config) App(name string) (*App, bool) {
+	for i := range c.Apps {
+		if c.Apps[i].Name == name {
+			return &c.Apps[i], true
+		}
+	}
+	return nil, false
+}
+
+// Servers returns every distinct server of apps and services, in the order
+// they first appear, so output follows the file.
+func (c *Config) Servers() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(servers []string) {
+		for _, s := range servers {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	for _, a := range c.Apps {
+		add(a.Servers)
+	}
+	for _, s := range c.Services {
+		add(s.Servers)
+	}
+	return out
+}
+
+// SecretsPath is where secret values live: next to luma.yml, outside it,
+// so that luma.yml can be committed.
+func (c *Config) SecretsPath() string {
+	return filepath.Join(c.Dir, ".luma", "secrets")
+}

@@ -1,0 +1,126 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func writeSecrets(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "secrets")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadSecrets(t *testing.T) {
+	path := writeSecrets(t, `# database
+DB_PASSWORD=s3cr3t=with=equals
+
+export API_KEY = "quoted value"
+  TOKEN='single'
+EMPTY=
+CRLF=x`+"\r\n")
+	got, err := LoadSecrets(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"DB_PASSWORD": "s3cr3t=with=equals", "API_KEY": "quoted value", "TOKEN": "single", "EMPTY": "", "CRLF": "x",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// A malformed line may be a pasted value: errors give file and line only.
+func TestLoadSecretsErrorsHideValues(t *testing.T) {
+	for _, tt := range []struct {
+		name, content, want string
+	}{
+		{"no equals", "OK=1\nhunter2-value\n", ":2: expected KEY=VALUE"},
+		{"bad name", "9hunter2=value-xyz\n", ":1: invalid name before ="},
+		{"set twice", "A=hunter2\nA=other-value\n", ":2: A is set again (first on line 1)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeSecrets(t, tt.content)
+			_, err := LoadSecrets(path)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.HasPrefix(err.Error(), path+tt.want) {
+				t.Errorf("error %q, want prefix %q", err, path+tt.want)
+			}
+			for _, secret := range []string{"hunter2", "value", "xyz", "other"} {
+				if strings.Contains(strings.TrimPrefix(err.Error(), path), secret) {
+					t.Errorf("error %q leaks %q", err, secret)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadSecretsMissingFile(t *testing.T) {
+	_, err := LoadSecrets(filepath.Join(t.TempDir(), "nope"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("err = %v, want not-exist", err)
+	}
+}
+
+func TestEnv(t *testing.T) {
+	dir := t.TempDir()
+	c := mustParse(t, filepath.Join(dir, "luma.yml"), `name: shop
+apps:
+  blog:
+    image: b
+    servers: [s]
+    environment:
+      plain: ["PORT=3000"]
+      secret: [DB_PASSWORD, API_KEY]
+`)
+	env := c.Apps[0].Environment
+	secrets := map[string]string{"DB_PASSWORD": "hunter2", "API_KEY": "k3y", "UNUSED": "x"}
+	got, err := c.Env(env, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"PORT=3000", "DB_PASSWORD=hunter2", "API_KEY=k3y"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Env = %v, want %v", got, want)
+	}
+
+	_, err = c.Env(env, map[string]string{"DB_PASSWORD": "hunter2"})
+	want := "secret API_KEY is not set in " + filepath.Join(dir, ".luma", "secrets") + ": add a line API_KEY=..."
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error leaks a value: %v", err)
+	}
+
+	// No secrets file at all: every missing name is listed, in one error.
+	_, err = c.Env(env, nil)
+	if err == nil || !strings.Contains(err.Error(), "secrets API_KEY, DB_PASSWORD are not set in ") {
+		t.Errorf("err = %v", err)
+	}
+
+	// Without secret names, no secrets file is needed.
+	if got, err := c.Env(Environment{Plain: []string{"A=1"}}, nil); err != nil || !reflect.DeepEqual(got, []string{"A=1"}) {
+		t.Errorf("Env(plain only) = %v, %v", got, err)
+	}
+}
+
+// A missing secrets file is not a Load error: only Env needs it.
+func TestLoadWithoutSecretsFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "luma.yml")
+	os.WriteFile(path, []byte("name: shop\napps:\n  blog:\n    image: b\n    servers: [s]\n    environment: {secret: [X]}\n"), 0o644)
+	if _, err := Load(path); err != nil {
+		t.Fatal(err)
+	}
+}
