@@ -25,7 +25,11 @@ func (h *Host) Lock(ctx context.Context, key, holder string, lease time.Duration
 	if held && l.Holder != holder && now.Before(l.Expires) {
 		return false, &drivers.LockedError{Lock: h.withState(l)}
 	}
-	h.locks[key] = drivers.Lock{Key: key, Holder: holder, Since: now, Expires: now.Add(lease)}
+	since := now
+	if held && l.Holder == holder {
+		since = l.Since // taking it again keeps it, as luma-proxy does
+	}
+	h.locks[key] = drivers.Lock{Key: key, Holder: holder, Since: since, Expires: now.Add(lease)}
 	return held && l.Holder != holder, nil
 }
 
