@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/luma-deploy/luma/machine"
 )
@@ -105,45 +105,38 @@ func (d *deploy) abort(ctx context.Context, live context.Context, cause error) e
 	if interrupted {
 		cause = fmt.Errorf("%w before the switch", ErrInterrupted)
 	}
-	var failed []error
-	var mu sync.Mutex
-	started := false
+	// Some server got past Idle: there is something to roll back.
+	started := slices.ContainsFunc(d.runs, func(r *run) bool { return r.outcome == "" && r.state() != machine.Idle })
 	parallel(context.WithoutCancel(ctx), d.runs, false, func(ctx context.Context, r *run) error {
 		if r.outcome != "" {
 			return nil
 		}
-		reason := cause
-		if r.err != nil && !isCancel(r.err) {
+		own := r.err != nil && !isCancel(r.err)
+		reason, outcome := cause, RolledBack
+		if own {
 			reason = r.err
 		}
-		if r.state() == machine.Idle {
-			// Nothing of this deploy was started here.
-			r.outcome = RolledBack
-			if interrupted {
-				r.outcome = Interrupted
+		if interrupted {
+			outcome = Interrupted
+		}
+		if r.state() == machine.Idle { // nothing of this deploy started here
+			if own {
+				outcome = Failed
 			}
-			if r.err != nil && !isCancel(r.err) {
-				r.outcome = Failed
-			}
-			r.err = reason
+			r.outcome, r.err = outcome, reason
 			return nil
 		}
-		mu.Lock()
-		started = true
-		mu.Unlock()
-		if reason != r.err {
+		if !own {
 			r.say("Rolling back: %v", reason)
 		}
 		if err := r.rollBack(ctx, reason); err != nil {
 			r.outcome, r.err = Failed, err
-			return err
+			return nil
 		}
-		r.outcome, r.err = RolledBack, reason
-		if interrupted {
-			r.outcome = Interrupted
-		}
+		r.outcome, r.err = outcome, reason
 		return nil
 	})
+	var failed []error
 	for _, r := range d.runs {
 		if r.outcome == Failed && r.err != nil {
 			failed = append(failed, fmt.Errorf("[%s] %w", r.srv.Name, r.err))

@@ -77,8 +77,8 @@ func (r *run) plan(ctx context.Context) error {
 		r.say("No active version, deploying: %s", to)
 	}
 	if len(legacy) > 0 {
-		r.say("Found %s from before blue-green deploys (%s): %s until the switch, then removed",
-			plural(len(legacy), "container", "containers"), strings.Join(legacy, ", "), serveVerb(len(legacy)))
+		r.say("Found %s from before blue-green deploys (%s); serving until the switch, removed after it",
+			plural(len(legacy), "container", "containers"), strings.Join(legacy, ", "))
 	}
 	r.say("Deploying %d replica(s): %s", len(newSet), strings.Join(newSet, ", "))
 	now := r.opts.Now()
@@ -90,13 +90,6 @@ func (r *run) plan(ctx context.Context) error {
 		rec.Holder, rec.StartedAt = r.opts.Holder, now
 		rec.Error, rec.Outcome = "", ""
 	})
-}
-
-func serveVerb(n int) string {
-	if n == 1 {
-		return "it serves"
-	}
-	return "they serve"
 }
 
 // activeColor is the color that serves now: the record's, else the color

@@ -58,7 +58,8 @@ type Server struct {
 }
 
 // Reporter prints one progress line for a server; the CLI adds the
-// "[server] " prefix.
+// "[server] " prefix. Servers run in parallel: it must be safe for
+// concurrent use.
 type Reporter interface {
 	Printf(server, format string, args ...any)
 }
