@@ -110,7 +110,7 @@ func ensureProxy(ctx context.Context, server string, e Engine, image, network st
 		return nil
 	default:
 		rep.Printf(server, "Replacing %s (%s → %s)...", name, old.Image, image)
-		if err := e.Stop(ctx, name, 30*time.Second); err != nil && !errors.Is(err, drivers.ErrNotFound) {
+		if err := e.Stop(ctx, name, 35*time.Second); err != nil && !errors.Is(err, drivers.ErrNotFound) {
 			return fmt.Errorf("stop old %s: %w", name, err)
 		}
 		if err := e.Remove(ctx, name); err != nil {
@@ -126,7 +126,7 @@ func ensureProxy(ctx context.Context, server string, e Engine, image, network st
 		Volumes:     []string{"luma-proxy-state:" + dir(protocol.StatePath)},
 		Ports:       []string{fmt.Sprintf("%d:80", opts.HTTPPort)},
 		StopSignal:  "SIGTERM",
-		StopTimeout: 30 * time.Second,
+		StopTimeout: 35 * time.Second, // above the proxy's own 30 s shutdown wait
 		Restart:     "unless-stopped",
 	}
 	if err := e.Create(ctx, spec); err != nil {

@@ -30,22 +30,24 @@ type ServerInput struct {
 
 // Server is the status of one app on one server.
 type Server struct {
-	Name     string        `json:"name"`
-	State    machine.State `json:"state"`
-	Active   string        `json:"active,omitempty"`
-	Release  string        `json:"release,omitempty"`
-	Running  int           `json:"running"`
-	Desired  int           `json:"desired"`
-	Blue     int           `json:"blue"`
-	Green    int           `json:"green"`
-	Legacy   int           `json:"legacy,omitempty"` // containers from before blue-green
-	Targets  []string      `json:"targets,omitempty"`
-	Deploy   string        `json:"deploy,omitempty"` // in progress / interrupted, in words
-	Lock     *drivers.Lock `json:"lock,omitempty"`
-	LastErr  string        `json:"last_error,omitempty"`
-	Outcome  string        `json:"outcome,omitempty"`
-	Updated  time.Time     `json:"updated,omitempty"`
-	Unreach  string        `json:"unreachable,omitempty"`
+	Name    string        `json:"name"`
+	State   machine.State `json:"state"`
+	Active  string        `json:"active,omitempty"`
+	Release string        `json:"release,omitempty"`
+	Running int           `json:"running"`
+	Desired int           `json:"desired"`
+	Blue    int           `json:"blue"`
+	Green   int           `json:"green"`
+	Legacy  int           `json:"legacy,omitempty"` // containers from before blue-green
+	Targets []string      `json:"targets,omitempty"`
+	Deploy  string        `json:"deploy,omitempty"` // in progress / interrupted, in words
+	Lock    *drivers.Lock `json:"lock,omitempty"`
+	LastErr string        `json:"last_error,omitempty"`
+	Outcome string        `json:"outcome,omitempty"`
+	Updated time.Time     `json:"updated,omitempty"`
+	// Timings is how long each state of the last deploy took, in seconds.
+	Timings map[machine.State]float64 `json:"timings_seconds,omitempty"`
+	Unreach string                    `json:"unreachable,omitempty"`
 }
 
 // App is the status of one app across its servers.
@@ -94,6 +96,7 @@ func server(in ServerInput, replicas int, now time.Time) Server {
 	if r := in.Record; r != nil {
 		s.State, s.Active, s.Release = r.State, r.Active, r.Release
 		s.LastErr, s.Outcome, s.Updated = r.Error, r.Outcome, r.UpdatedAt
+		s.Timings = seconds(r.Timings)
 		if r.State != machine.Idle && !machine.Switched(r.State) {
 			s.Active, s.Release = r.FromColor, r.Previous // the old set still serves
 		}
@@ -200,4 +203,15 @@ func only(set map[string]bool) string {
 		return k
 	}
 	return ""
+}
+
+func seconds(t map[machine.State]time.Duration) map[machine.State]float64 {
+	if len(t) == 0 {
+		return nil
+	}
+	out := make(map[machine.State]float64, len(t))
+	for k, v := range t {
+		out[k] = v.Seconds()
+	}
+	return out
 }

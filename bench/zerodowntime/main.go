@@ -1,0 +1,215 @@
+// Command zerodowntime proves (or disproves) Luma's promise: it sends an
+// open-loop, constant-rate mix of requests through luma-proxy on 127.0.0.1
+// while `luma deploy` runs again and again, alternating two app versions,
+// and reports every failed request by kind, latencies overall and around
+// each switch, and each deploy's duration by machine state.
+//
+// It exits 1 when any request failed, so a short run can gate a test suite.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+type options struct {
+	luma      string
+	server    string
+	sshBlock  string
+	images    []string
+	replicas  int
+	rate      int
+	deploys   int
+	baseline  time.Duration
+	slowShare float64
+	slowMS    int
+	port      int
+	project   string
+	jsonOut   string
+}
+
+func main() {
+	var o options
+	var images string
+	flag.StringVar(&o.luma, "luma", "bin/luma", "luma binary")
+	flag.StringVar(&o.server, "server", "localhost", "server to deploy to")
+	flag.StringVar(&o.sshBlock, "ssh", "", "ssh block for luma.yml, e.g. 'ssh: {key: K, known_hosts: F}'")
+	flag.StringVar(&images, "images", "luma-test-hello:v1,luma-test-hello:v2", "two images to alternate")
+	flag.IntVar(&o.replicas, "replicas", 1, "replicas per server")
+	flag.IntVar(&o.rate, "rate", 300, "requests per second")
+	flag.IntVar(&o.deploys, "deploys", 20, "deploys in a row")
+	flag.DurationVar(&o.baseline, "baseline", 10*time.Second, "load with no deploy first (0 to skip)")
+	flag.Float64Var(&o.slowShare, "slow-share", 0.02, "share of slow requests")
+	flag.IntVar(&o.slowMS, "slow-ms", 3000, "duration of a slow request")
+	flag.IntVar(&o.port, "port", 8080, "luma-proxy port on 127.0.0.1")
+	flag.StringVar(&o.project, "project", "zdt", "project name (its containers are removed at the end)")
+	flag.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
+	flag.Parse()
+	o.images = strings.Split(images, ",")
+	if len(o.images) != 2 {
+		fatal("-images needs two images")
+	}
+	rep, err := run(o)
+	if err != nil {
+		fatal(err.Error())
+	}
+	rep.print(os.Stdout)
+	if o.jsonOut != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		os.WriteFile(o.jsonOut, b, 0o644)
+	}
+	if rep.Load.Failed > 0 || rep.Baseline != nil && rep.Baseline.Failed > 0 || rep.DeployFailures > 0 {
+		os.Exit(1)
+	}
+}
+
+func fatal(msg string) {
+	fmt.Fprintln(os.Stderr, "zerodowntime:", msg)
+	os.Exit(2)
+}
+
+func run(o options) (*report, error) {
+	dir, err := os.MkdirTemp("", "luma-zdt-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	defer cleanup(o.project)
+	p := project{o: o, dir: dir}
+	if err := p.write(o.images[0]); err != nil {
+		return nil, err
+	}
+	if _, err := p.luma("setup"); err != nil {
+		return nil, err
+	}
+	if _, err := p.luma("deploy", "--release", "zdt-0"); err != nil {
+		return nil, err
+	}
+	host := o.project + ".test"
+	l := newLoad(fmt.Sprintf("http://127.0.0.1:%d", o.port), host, o.rate, o.slowShare, o.slowMS)
+	rep := &report{Options: describe(o)}
+	if o.baseline > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), o.baseline)
+		l.run(ctx)
+		cancel()
+		b := summarize(l.take(), nil)
+		rep.Baseline = &b
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.run(ctx); close(done) }()
+	time.Sleep(time.Second)
+	for i := 1; i <= o.deploys; i++ {
+		d := p.deploy(i)
+		rep.Deploys = append(rep.Deploys, d)
+		if d.Error != "" {
+			rep.DeployFailures++
+		}
+	}
+	time.Sleep(time.Second)
+	cancel()
+	<-done
+	rep.Load = summarize(l.take(), rep.Deploys)
+	return rep, nil
+}
+
+// project is the temporary luma project the benchmark deploys.
+type project struct {
+	o   options
+	dir string
+}
+
+func (p project) write(image string) error {
+	yml := fmt.Sprintf(`name: %s
+%s
+proxy:
+  http_port: %d
+apps:
+  %s:
+    image: %s
+    servers: [%q]
+    replicas: %d
+    proxy:
+      hosts: [%q]
+      app_port: 3000
+    health_check:
+      start_period: 5s
+      interval: 1s
+      timeout: 2s
+      retries: 3
+    drain_timeout: 30s
+    stop_timeout: 30s
+`, p.o.project, p.o.sshBlock, p.o.port, p.o.project, image, p.o.server, p.o.replicas, p.o.project+".test")
+	return os.WriteFile(filepath.Join(p.dir, "luma.yml"), []byte(yml), 0o644)
+}
+
+func (p project) luma(args ...string) (string, error) {
+	cmd := exec.Command(p.o.luma, args...)
+	cmd.Dir = p.dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("luma %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// deploy runs deploy number i and reads its per-state timings back.
+func (p project) deploy(i int) deployRun {
+	image := p.o.images[i%2]
+	d := deployRun{N: i, Image: image, Start: time.Now()}
+	if err := p.write(image); err != nil {
+		d.Error = err.Error()
+		return d
+	}
+	_, err := p.luma("deploy", "--release", fmt.Sprintf("zdt-%d", i))
+	d.End = time.Now()
+	d.Seconds = d.End.Sub(d.Start).Seconds()
+	if err != nil {
+		d.Error = err.Error()
+		return d
+	}
+	out, err := p.luma("status", "--json")
+	if err == nil {
+		d.States = timings(out)
+	}
+	return d
+}
+
+// timings picks the per-state durations of the last deploy out of
+// `luma status --json`.
+func timings(out string) map[string]float64 {
+	var doc struct {
+		Apps []struct {
+			Servers []struct {
+				Timings map[string]float64 `json:"timings_seconds"`
+			} `json:"servers"`
+		} `json:"apps"`
+	}
+	if json.Unmarshal([]byte(out), &doc) != nil || len(doc.Apps) == 0 || len(doc.Apps[0].Servers) == 0 {
+		return nil
+	}
+	m := map[string]float64{}
+	for k, v := range doc.Apps[0].Servers[0].Timings {
+		m[k] = v
+	}
+	return m
+}
+
+func cleanup(project string) {
+	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=luma.project="+project).Output()
+	if ids := strings.Fields(string(out)); len(ids) > 0 {
+		exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+	}
+}
+
+func describe(o options) string {
+	return fmt.Sprintf("server=%s replicas=%d rate=%d/s deploys=%d slow=%.0f%%x%dms", o.server, o.replicas, o.rate, o.deploys, o.slowShare*100, o.slowMS)
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/luma-deploy/luma/config"
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/fleet"
+	"github.com/luma-deploy/luma/machine"
+	"github.com/luma-deploy/luma/status"
+	"github.com/spf13/cobra"
+)
+
+type statusOptions struct {
+	apps []string
+	json bool
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	opts := &statusOptions{}
+	cmd := &cobra.Command{
+		Use:   "status [app...]",
+		Short: "Show where every app stands: active color, replicas, releases, deploys in progress",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.apps = args
+			return runStatus(cmd.Context(), g, opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print JSON for scripts")
+	return cmd
+}
+
+func runStatus(ctx context.Context, g *globals, opts *statusOptions) error {
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return err
+	}
+	apps, err := selectApps(cfg, opts.apps)
+	if err != nil {
+		return err
+	}
+	names := serversOf(apps)
+	reports := readServers(ctx, cfg, names)
+	var out []status.App
+	for _, a := range apps {
+		var inputs []status.ServerInput
+		for _, s := range a.Servers {
+			in := reports[s].input(cfg.Name, a.Name)
+			in.Name = s
+			inputs = append(inputs, in)
+		}
+		out = append(out, status.Of(a.Name, a.Replicas, inputs, time.Now()))
+	}
+	if opts.json {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"project": cfg.Name, "apps": out})
+	}
+	for i, a := range out {
+		if i > 0 {
+			g.out.Println("")
+		}
+		var b strings.Builder
+		status.Text(&b, a)
+		g.out.Println("%s", b.String())
+	}
+	return nil
+}
+
+// serverReport is everything one server says, read once for all apps.
+type serverReport struct {
+	err        error
+	containers []drivers.Container
+	records    []machine.Record
+	locks      []drivers.Lock
+	routes     []drivers.Route
+}
+
+// readServers reads every server in parallel; an unreachable server is
+// reported as such rather than failing the whole status.
+func readServers(ctx context.Context, cfg *config.Config, names []string) map[string]*serverReport {
+	out := map[string]*serverReport{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := readServer(ctx, cfg, name)
+			mu.Lock()
+			out[name] = r
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func readServer(ctx context.Context, cfg *config.Config, name string) *serverReport {
+	f, err := fleet.Connect(ctx, cfg, []string{name})
+	if err != nil {
+		return &serverReport{err: err}
+	}
+	defer f.Close()
+	s := f.Get(name)
+	r := &serverReport{}
+	if r.containers, err = s.Engine.List(ctx, map[string]string{"luma.project": cfg.Name}); err != nil {
+		return &serverReport{err: err}
+	}
+	// A server without luma-proxy has no records: status still shows its
+	// containers.
+	r.records, _ = s.Proxy.Records(ctx)
+	r.locks, _ = s.Proxy.Locks(ctx)
+	r.routes, _ = s.Proxy.Routes(ctx)
+	return r
+}
+
+func (r *serverReport) input(project, app string) status.ServerInput {
+	in := status.ServerInput{Err: r.err}
+	if r.err != nil {
+		return in
+	}
+	key := project + "/" + app
+	for _, c := range r.containers {
+		if c.Labels["luma.app"] == app {
+			in.Containers = append(in.Containers, c)
+		}
+	}
+	for i := range r.records {
+		if r.records[i].Project == project && r.records[i].App == app {
+			in.Record = &r.records[i]
+		}
+	}
+	for i := range r.locks {
+		if r.locks[i].Key == key {
+			in.Lock = &r.locks[i]
+		}
+	}
+	for i := range r.routes {
+		if r.routes[i].App == key {
+			in.Route = &r.routes[i]
+		}
+	}
+	return in
+}
