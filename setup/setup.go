@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
@@ -19,6 +21,7 @@ type Options struct {
 	HTTPPort   int
 	ProxyImage string // configured image for servers whose platform differs
 	Exe        string // the luma executable the proxy image is built from
+	Now        func() time.Time
 }
 
 // Reporter prints one progress line for a server.
@@ -32,6 +35,13 @@ type Engine interface {
 	drivers.Networks
 	drivers.Images
 	Platform(ctx context.Context) (string, error)
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
 }
 
 // Network is the project's network name.
@@ -48,7 +58,7 @@ func Server(ctx context.Context, server string, e Engine, p drivers.Proxy, opts 
 	if err := e.EnsureNetwork(ctx, network, map[string]string{"luma.project": opts.Project}); err != nil {
 		return fmt.Errorf("create network %s: %w", network, err)
 	}
-	if err := ensureProxy(ctx, server, e, image, network, opts, rep); err != nil {
+	if err := ensureProxy(ctx, server, e, p, image, network, opts, rep); err != nil {
 		return err
 	}
 	return waitReady(ctx, p)
@@ -91,17 +101,20 @@ func ensureImage(ctx context.Context, server string, e Engine, opts Options, rep
 	return tag, nil
 }
 
-// ensureProxy starts luma-proxy, or replaces one that runs another image.
-// A replaced proxy keeps its state volume and rejoins every network the old
-// one was on, so other projects on the server keep being served.
-func ensureProxy(ctx context.Context, server string, e Engine, image, network string, opts Options, rep Reporter) error {
+// ensureProxy starts luma-proxy, or replaces one that runs another image or
+// publishes another port. A replaced proxy keeps its state volume and
+// rejoins every network the old one was on, so other projects on the server
+// keep being served. It never replaces a proxy while a deploy holds a lock:
+// that deploy's switch and drain run through it.
+func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, image, network string, opts Options, rep Reporter) error {
 	name := proxyclient.ContainerName
+	port := strconv.Itoa(opts.HTTPPort)
 	old, err := e.Inspect(ctx, name)
 	switch {
 	case errors.Is(err, drivers.ErrNotFound):
 	case err != nil:
 		return err
-	case old.Image == image && old.Running():
+	case old.Image == image && old.Labels[portLabel] == port && old.Running():
 		if _, ok := old.Networks[network]; !ok {
 			rep.Printf(server, "Joining %s to %s...", name, network)
 			return e.Connect(ctx, network, name, nil)
@@ -109,8 +122,11 @@ func ensureProxy(ctx context.Context, server string, e Engine, image, network st
 		rep.Printf(server, "%s is up to date (%s)", name, image)
 		return nil
 	default:
-		rep.Printf(server, "Replacing %s (%s → %s)...", name, old.Image, image)
-		if err := e.Stop(ctx, name, 35*time.Second); err != nil && !errors.Is(err, drivers.ErrNotFound) {
+		if err := noDeployRunning(ctx, p, opts.now()); err != nil {
+			return err
+		}
+		rep.Printf(server, "Replacing %s (%s, port %s → %s, port %s)...", name, old.Image, old.Labels[portLabel], image, port)
+		if err := e.Stop(ctx, name, proxyStopTimeout); err != nil && !errors.Is(err, drivers.ErrNotFound) {
 			return fmt.Errorf("stop old %s: %w", name, err)
 		}
 		if err := e.Remove(ctx, name); err != nil {
@@ -121,22 +137,24 @@ func ensureProxy(ctx context.Context, server string, e Engine, image, network st
 	spec := drivers.ContainerSpec{
 		Name:        name,
 		Image:       image,
-		Labels:      map[string]string{"luma.role": "proxy"},
+		Labels:      map[string]string{"luma.role": "proxy", portLabel: port},
 		Network:     network,
-		Volumes:     []string{"luma-proxy-state:" + dir(protocol.StatePath)},
-		Ports:       []string{fmt.Sprintf("%d:80", opts.HTTPPort)},
+		Volumes:     []string{"luma-proxy-state:" + path.Dir(protocol.StatePath)},
+		Ports:       []string{port + ":80"},
 		StopSignal:  "SIGTERM",
-		StopTimeout: 35 * time.Second, // above the proxy's own 30 s shutdown wait
+		StopTimeout: proxyStopTimeout,
 		Restart:     "unless-stopped",
 	}
 	if err := e.Create(ctx, spec); err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
 	for net := range old.Networks {
-		if net != network && net != "bridge" {
-			if err := e.Connect(ctx, net, name, nil); err != nil {
-				return fmt.Errorf("rejoin %s to %s: %w", name, net, err)
-			}
+		if net == network || net == "bridge" {
+			continue
+		}
+		// A network removed since is simply not rejoined.
+		if err := e.Connect(ctx, net, name, nil); err != nil && !errors.Is(err, drivers.ErrNotFound) {
+			return fmt.Errorf("rejoin %s to %s: %w", name, net, err)
 		}
 	}
 	if err := e.Start(ctx, name); err != nil {
@@ -146,13 +164,26 @@ func ensureProxy(ctx context.Context, server string, e Engine, image, network st
 	return nil
 }
 
-func dir(path string) string {
-	for i := len(path) - 1; i > 0; i-- {
-		if path[i] == '/' {
-			return path[:i]
+const (
+	// portLabel records the published port, which Inspect does not report.
+	portLabel = "luma.http_port"
+	// proxyStopTimeout is above the proxy's own 30 s graceful shutdown.
+	proxyStopTimeout = 35 * time.Second
+)
+
+// noDeployRunning refuses while a live deploy lock exists on the proxy.
+func noDeployRunning(ctx context.Context, p drivers.Proxy, now time.Time) error {
+	locks, err := p.Locks(ctx)
+	if err != nil {
+		return nil // an old or stopped proxy: nothing runs through it
+	}
+	for _, l := range locks {
+		if now.Before(l.Expires) {
+			return fmt.Errorf("not replacing luma-proxy: a deploy of %s is running (held by %s since %s, state %s); run setup again when it is done",
+				l.Key, l.Holder, l.Since.Format(time.RFC3339), l.State)
 		}
 	}
-	return path
+	return nil
 }
 
 // waitReady waits until the proxy answers on its admin socket.

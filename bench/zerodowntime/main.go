@@ -17,6 +17,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/luma-deploy/luma/drivers/docker"
+	"github.com/luma-deploy/luma/internal/helloimage"
 )
 
 type options struct {
@@ -41,7 +44,7 @@ func main() {
 	flag.StringVar(&o.luma, "luma", "bin/luma", "luma binary")
 	flag.StringVar(&o.server, "server", "localhost", "server to deploy to")
 	flag.StringVar(&o.sshBlock, "ssh", "", "ssh block for luma.yml, e.g. 'ssh: {key: K, known_hosts: F}'")
-	flag.StringVar(&images, "images", "luma-test-hello:v1,luma-test-hello:v2", "two images to alternate")
+	flag.StringVar(&images, "images", "build", `two images to alternate, or "build" to build examples/hello v1 and v2 on the local engine`)
 	flag.IntVar(&o.replicas, "replicas", 1, "replicas per server")
 	flag.IntVar(&o.rate, "rate", 300, "requests per second")
 	flag.IntVar(&o.deploys, "deploys", 20, "deploys in a row")
@@ -53,9 +56,20 @@ func main() {
 	flag.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
 	flag.Parse()
 	o.images = strings.Split(images, ",")
+	if images == "build" {
+		var err error
+		if o.images, err = buildImages(); err != nil {
+			fatal(err.Error())
+		}
+	}
 	if len(o.images) != 2 {
 		fatal("-images needs two images")
 	}
+	abs, err := filepath.Abs(o.luma)
+	if err != nil {
+		fatal(err.Error())
+	}
+	o.luma = abs
 	rep, err := run(o)
 	if err != nil {
 		fatal(err.Error())
@@ -212,4 +226,23 @@ func cleanup(project string) {
 
 func describe(o options) string {
 	return fmt.Sprintf("server=%s replicas=%d rate=%d/s deploys=%d slow=%.0f%%x%dms", o.server, o.replicas, o.rate, o.deploys, o.slowShare*100, o.slowMS)
+}
+
+// buildImages builds examples/hello at versions v1 and v2 locally.
+func buildImages() ([]string, error) {
+	ctx := context.Background()
+	e, err := docker.Connect(ctx, docker.Target{Server: "localhost"})
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	var refs []string
+	for _, v := range []string{"v1", "v2"} {
+		ref, err := helloimage.Build(ctx, e, v, nil)
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, ref)
+	}
+	return refs, nil
 }

@@ -1,0 +1,138 @@
+package setup
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/luma-deploy/luma/drivers/fake"
+)
+
+// lines records progress lines.
+type lines struct {
+	mu sync.Mutex
+	l  []string
+}
+
+func (r *lines) Printf(server, format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.l = append(r.l, server+": "+strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+func (r *lines) String() string { return strings.Join(r.l, "\n") }
+
+var staticExe string
+
+func TestMain(m *testing.M) {
+	dir, _ := os.MkdirTemp("", "setup-test-")
+	staticExe = filepath.Join(dir, "luma")
+	cmd := exec.Command("go", "build", "-o", staticExe, "./testdata/tiny")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func opts(h *fake.Host, port int) Options {
+	return Options{Project: "blog", HTTPPort: port, Exe: staticExe, Now: h.Clock().Now}
+}
+
+func TestSetupIsIdempotent(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	if err := Server(ctx, "s1", h, h, opts(h, 8080), &rep); err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.Inspect(ctx, "luma-proxy")
+	if err != nil || !c.Running() || c.Labels["luma.http_port"] != "8080" {
+		t.Fatalf("proxy = %+v, %v", c, err)
+	}
+	if _, ok := c.Networks["blog-network"]; !ok {
+		t.Fatalf("proxy not on blog-network: %v", c.Networks)
+	}
+	spec, _, _ := h.Spec("luma-proxy")
+	if strings.Join(spec.Ports, ",") != "8080:80" || spec.StopTimeout != proxyStopTimeout || spec.Restart != "unless-stopped" {
+		t.Fatalf("spec = %+v", spec)
+	}
+	creates := h.Calls("Create")
+	rep = lines{}
+	if err := Server(ctx, "s1", h, h, opts(h, 8080), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if h.Calls("Create") != creates || !strings.Contains(rep.String(), "up to date") {
+		t.Fatalf("second setup changed something:\n%s", rep.String())
+	}
+}
+
+func TestSetupReplacesOnPortChangeKeepingNetworks(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	if err := Server(ctx, "s1", h, h, opts(h, 8080), &rep); err != nil {
+		t.Fatal(err)
+	}
+	other := opts(h, 8080)
+	other.Project = "shop"
+	if err := Server(ctx, "s1", h, h, other, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := Server(ctx, "s1", h, h, opts(h, 9090), &rep); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := h.Inspect(ctx, "luma-proxy")
+	if c.Labels["luma.http_port"] != "9090" {
+		t.Fatalf("port label = %q\n%s", c.Labels["luma.http_port"], rep.String())
+	}
+	for _, n := range []string{"blog-network", "shop-network"} {
+		if _, ok := c.Networks[n]; !ok {
+			t.Fatalf("replaced proxy lost %s: %v", n, c.Networks)
+		}
+	}
+}
+
+func TestSetupRefusesToReplaceDuringDeploy(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	if err := Server(ctx, "s1", h, h, opts(h, 8080), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Lock(ctx, "blog/web", "ann@laptop pid 7", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	err := Server(ctx, "s1", h, h, opts(h, 9090), &rep)
+	if err == nil || !strings.Contains(err.Error(), "ann@laptop pid 7") {
+		t.Fatalf("err = %v, want refusal naming the holder", err)
+	}
+	if c, _ := h.Inspect(ctx, "luma-proxy"); c.Labels["luma.http_port"] != "8080" {
+		t.Fatal("proxy was replaced during a deploy")
+	}
+	h.Clock().Advance(2 * time.Minute) // the holder died; its lease ran out
+	if err := Server(ctx, "s1", h, h, opts(h, 9090), &rep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSetupRefusesDynamicBinary(t *testing.T) {
+	h := fake.NewHost("s1")
+	o := opts(h, 8080)
+	o.Exe = "/bin/ls"
+	err := Server(context.Background(), "s1", h, h, o, &lines{})
+	if err == nil || !strings.Contains(err.Error(), "CGO_ENABLED=0") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(h.Containers()) != 0 {
+		t.Fatal("something was created")
+	}
+}
