@@ -33,6 +33,9 @@ var errorCases = []struct {
 	{"syntax unknown anchor", blog(ok + "    replicas: *count\n"), `luma.yml:6:15: invalid YAML: unknown anchor 'count' referenced (define it first with &count)`},
 	{"syntax control character", blog(ok + "    command: \"a\x01\"\n"), `luma.yml:6:16: invalid YAML: control characters are not allowed`},
 
+	// Features not built yet are refused, not ignored.
+	{"ssl not supported", blog(ok + "    proxy:\n      hosts: [blog.com]\n      app_port: 3000\n      ssl: true\n"), `luma.yml:9:12: apps.blog.proxy.ssl: TLS termination is not supported yet: set ssl: false and terminate TLS in front of luma-proxy (see docs/proxy.md)`},
+
 	// Keys.
 	{"duplicate key", blog(ok + "    image: other\n"), `luma.yml:6:5: apps.blog.image: duplicate key (first set on line 4)`},
 	{"unknown key typo", blog(ok + "    replica: 2\n"), `luma.yml:6:5: apps.blog.replica: unknown key; did you mean "replicas"?`},

@@ -90,7 +90,7 @@ apps:
     proxy:
       hosts: [shop.com, "*.shop.com"]
       app_port: 3000
-      ssl: true
+      ssl: false
     health_check:
       path: /healthz
       start_period: "1m"
@@ -123,7 +123,7 @@ services:
 			Servers:     []string{"deploy@203.0.113.10:2222", "[2001:db8::1]:22", "[::1]", "web1.example.com", "localhost"},
 			Replicas:    3,
 			Environment: Environment{Plain: []string{"PORT=3000", "MODE=a=b"}, Secret: []string{"DB_PASSWORD"}},
-			Proxy:       &AppProxy{Hosts: []string{"shop.com", "*.shop.com"}, AppPort: 3000, SSL: true},
+			Proxy:       &AppProxy{Hosts: []string{"shop.com", "*.shop.com"}, AppPort: 3000, SSL: false},
 			HealthCheck: HealthCheck{Path: "/healthz", StartPeriod: time.Minute, Interval: 500 * time.Millisecond, Timeout: 2 * time.Second, Retries: 5},
 			Volumes:     []string{"data:/var/lib/data", "/srv/x:/x:ro"},
 			Command:     []string{"/app", "--serve", "--port", "3000"},

@@ -476,6 +476,10 @@ func (d *decoder) appProxy(app string, e entry) *AppProxy {
 	}
 	if se, ok := m.present("ssl"); ok {
 		p.SSL, _ = d.bool(se)
+		// Saying yes and serving plain HTTP would be a silent lie.
+		if p.SSL {
+			d.errorf(se.val, se.path, "TLS termination is not supported yet: set ssl: false and terminate TLS in front of luma-proxy (see docs/proxy.md)")
+		}
 	}
 	return p
 }
