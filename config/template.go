@@ -51,7 +51,7 @@ apps:
     proxy:
       hosts: ["{{project}}.localhost"]
       app_port: 3000            # the port the app listens on inside its container
-      ssl: false
+      ssl: false                # TLS termination is not built yet; terminate TLS in front
     health_check:               # a new version takes traffic once path answers 200
       path: /up
       start_period: 10s
