@@ -4,7 +4,9 @@
 //
 // Environment: PORT (3000), UP_STATUS (status of /up, 200), UP_AFTER (/up
 // fails until this long after start), CRASH_AFTER (exit 1 after this long),
-// CRASH=1 (exit 1 at start), LUMA_RELEASE and LUMA_COLOR (shown by /version).
+// CRASH=1 (exit 1 at start), STOP_DELAY (linger this long after SIGTERM
+// before shutting down, as an app closing its pools would), LUMA_RELEASE and
+// LUMA_COLOR (shown by /version).
 //
 // The image is FROM scratch, so tests that need a command to exec run the
 // binary itself: `hello cat` copies stdin to stdout, `hello exit CODE MSG`
@@ -70,6 +72,10 @@ func main() {
 	case err := <-served:
 		log.Fatal(err)
 	case sig := <-stop:
+		if d := duration("STOP_DELAY"); d > 0 {
+			log.Printf("%s: STOP_DELAY=%s", sig, d)
+			time.Sleep(d)
+		}
 		log.Printf("%s: finishing in-flight requests", sig)
 	}
 	// Shutdown stops accepting and waits for in-flight requests; Docker's
