@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/luma-deploy/luma/machine"
+)
+
+// Ctrl-C before the switch: the deploy rolls back cleanly and exits 130;
+// the old version serves throughout.
+func TestInterruptBeforeSwitch(t *testing.T) {
+	v1, v2 := images(t)
+	a := newFapp(t, "faultintb", "fintb")
+	s1 := spec{image: v1}
+	a.write(t, s1)
+	mustLuma(t, a.dir, "setup")
+	mustLuma(t, a.dir, "deploy", "--release", "r1")
+	from := a.activeColor(t)
+
+	l := startLoad(a.host())
+	a.write(t, spec{image: v2, env: []string{"UP_AFTER=60s"}, startPeriod: 30 * time.Second})
+	r := startLuma(t, a.dir, "", nil, "deploy", "--release", "r2")
+	a.waitState(t, machine.HealthChecking, 30*time.Second)
+	r.signal(syscall.SIGINT)
+	res := r.wait(30 * time.Second)
+	l.check(t, "the interrupted deploy")
+	if res.code != 130 {
+		t.Errorf("exit %d, want 130", res.code)
+	}
+	for _, line := range []string{"Rolling back: interrupted before the switch", "Cleaning up failed deployment containers...",
+		"Rolled back: " + from + " containers still serve"} {
+		if !strings.Contains(res.stdout, line) {
+			t.Errorf("output lacks %q", line)
+		}
+	}
+	if !strings.Contains(res.stderr, "interrupted: deploy of fintb r2 rolled back") {
+		t.Errorf("error does not say the deploy was interrupted and rolled back")
+	}
+	a.assertClean(t, s1, from, "r1", "rolled_back")
+	if e := a.status(t).Apps[0].Servers[0].LastError; !strings.Contains(e, "interrupted before the switch") {
+		t.Errorf("status last error %q does not say it was interrupted", e)
+	}
+
+	// The next deploy has nothing to recover.
+	s3 := spec{image: v2}
+	a.write(t, s3)
+	if r := mustLuma(t, a.dir, "deploy", "--release", "r3"); strings.Contains(r.stdout, "Recovering") {
+		t.Errorf("a clean rollback left something to recover")
+	}
+	a.assertClean(t, s3, otherColor(from), "r3", "deployed")
+}
+
+// Ctrl-C after the switch: the deploy finishes (drain, clean) and exits
+// 130; the request in flight on the old version completes.
+func TestInterruptAfterSwitch(t *testing.T) {
+	v1, v2 := images(t)
+	a := newFapp(t, "faultinta", "finta")
+	a.write(t, spec{image: v1})
+	mustLuma(t, a.dir, "setup")
+	mustLuma(t, a.dir, "deploy", "--release", "r1")
+	from := a.activeColor(t)
+
+	l := startLoad(a.host())
+	var slow sync.WaitGroup
+	slow.Go(func() {
+		if code, body, err := get(a.host(), "/slow?ms=3000"); err != nil || code != 200 {
+			t.Errorf("request in flight across the interrupted switch: %d %v %q", code, err, body)
+		}
+	})
+	time.Sleep(100 * time.Millisecond)
+	s2 := spec{image: v2, drain: 10 * time.Second}
+	a.write(t, s2)
+	r := startLuma(t, a.dir, "", nil, "deploy", "--release", "r2")
+	a.waitState(t, machine.Draining, 30*time.Second)
+	r.signal(syscall.SIGINT)
+	res := r.wait(30 * time.Second)
+	slow.Wait()
+	l.check(t, "the deploy interrupted after the switch")
+	if res.code != 130 {
+		t.Errorf("exit %d, want 130", res.code)
+	}
+	if !strings.Contains(res.stdout, "Blue-green deployment completed successfully ✅") ||
+		!strings.Contains(res.stderr, "interrupted after the switch: the deploy of finta r2 was finished") {
+		t.Errorf("output does not say the deploy was finished after the interrupt")
+	}
+	a.assertClean(t, s2, otherColor(from), "r2", "deployed")
+}
