@@ -35,7 +35,9 @@ func TestKillInCreating(t *testing.T) {
 
 func TestKillInHealthChecking(t *testing.T) {
 	killIn(t, killCase{project: "faultkillhc", app: "fkillhc", state: machine.HealthChecking,
-		v2: func(_, v2 string) spec { return spec{image: v2, env: []string{"UP_AFTER=60s"}, startPeriod: 30 * time.Second} }})
+		v2: func(_, v2 string) spec {
+			return spec{image: v2, env: []string{"UP_AFTER=60s"}, startPeriod: 30 * time.Second}
+		}})
 }
 
 func TestKillInSwitching(t *testing.T) {
@@ -51,7 +53,9 @@ func TestKillInDraining(t *testing.T) {
 func TestKillInCleaning(t *testing.T) {
 	// v1 lingers 4s after SIGTERM, so the old set's stop takes that long.
 	killIn(t, killCase{project: "faultkillcl", app: "fkillcl", state: machine.Cleaning,
-		v1: func(v1, _ string) spec { return spec{image: v1, env: []string{"STOP_DELAY=4s"}, stop: 10 * time.Second} }})
+		v1: func(v1, _ string) spec {
+			return spec{image: v1, env: []string{"STOP_DELAY=4s"}, stop: 10 * time.Second}
+		}})
 }
 
 func TestKillInRollingBack(t *testing.T) {
