@@ -110,6 +110,7 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 		start := time.Now()
 		res, err := steps.Deploy(ctx, app, servers, g.out, steps.Options{Holder: holder(), LockWait: opts.lockWait, Lease: opts.lease})
 		g.log.Debug("deploy finished", "app", a.Name, "took", time.Since(start), "result", res)
+		printDeploySummary(g.out, a.Name, rel, res)
 		if err != nil {
 			failed = err
 			break
