@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -20,6 +21,9 @@ func (r *run) create(ctx context.Context) error {
 		return fmt.Errorf("network %s: %w", r.app.Network(), err)
 	}
 	if err := r.ensureImage(ctx); err != nil {
+		for _, name := range rec.New {
+			r.say("Failed to create container %s: %v", name, err)
+		}
 		return err
 	}
 	if len(r.leftovers) > 0 {
@@ -35,6 +39,11 @@ func (r *run) create(ctx context.Context) error {
 		r.say("Creating container %s...", name)
 		replica := slices.Index(rec.New, name) + 1
 		if err := r.srv.Engine.Create(ctx, r.spec(name, rec.ToColor, replica)); err != nil {
+			if errors.Is(err, drivers.ErrConflict) {
+				if c, ierr := r.srv.Engine.Inspect(ctx, name); ierr == nil && !r.ours(c) {
+					err = fmt.Errorf("a container named %s already exists and was not made by luma for %s: rename or remove it", name, r.app.Key())
+				}
+			}
 			if ctx.Err() == nil {
 				r.say("Failed to create container %s: %v", name, err)
 			}
@@ -52,6 +61,13 @@ func (r *run) create(ctx context.Context) error {
 		return err
 	}
 	return r.m.Fire(ctx, machine.EvCreated)
+}
+
+// ours tells by its labels whether c is one of this app's containers: luma
+// never removes a container it did not make, even one named like its own
+// (a foreign one, or another project's app of the same name).
+func (r *run) ours(c drivers.Container) bool {
+	return c.Labels[LabelProject] == r.app.Project && c.Labels[LabelApp] == r.app.Name
 }
 
 // spec is a new replica. Its color lives in a label that never changes;
@@ -92,10 +108,17 @@ func (r *run) ensureImage(ctx context.Context) error {
 	if r.srv.Source == nil {
 		return fmt.Errorf("image %s is not on %s and there is no source to send it from", img, r.srv.Name)
 	}
+	// Luma pulls from no registry: the image must be on the local engine
+	// (which may be this server's).
+	if has, err := r.srv.Source.HasImage(ctx, img); err != nil {
+		return fmt.Errorf("look for image %s on the local engine: %w", img, err)
+	} else if !has {
+		return fmt.Errorf("image %s is not on %s, nor on the local engine to send it from", img, r.srv.Name)
+	}
 	r.say("Sending image %s to the server...", img)
 	tar, err := r.srv.Source.SaveImage(ctx, img)
 	if err != nil {
-		return fmt.Errorf("save image %s: %w", img, err)
+		return err
 	}
 	defer tar.Close()
 	if err := r.srv.Engine.LoadImage(ctx, tar); err != nil {

@@ -1,0 +1,75 @@
+package steps
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/luma-deploy/luma/drivers"
+)
+
+// A container named like the new color that luma did not make for this
+// app (a foreign one, or another project's app of the same name) fails the
+// deploy with a clear line and is never removed by the rollback.
+func TestForeignContainerIsLeftAlone(t *testing.T) {
+	for name, labels := range map[string]map[string]string{
+		"foreign":       {"owner": "someone"},
+		"other project": {LabelProject: "other", LabelApp: "blog", LabelColor: Green},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, 1)
+			h := e.hosts[0]
+			e.mustDeploy("r1", Blue)
+			h.AddImage("other:1")
+			if err := h.Create(bg, drivers.ContainerSpec{Name: "blog-green", Image: "other:1", Labels: labels}); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Start(bg, "blog-green"); err != nil {
+				t.Fatal(err)
+			}
+			foreign, _ := h.Inspect(bg, "blog-green")
+			e.out.reset()
+			_, err := e.deploy(bg, "r2")
+			if err == nil || !strings.Contains(err.Error(), "rolled back") {
+				t.Fatalf("deploy: %v", err)
+			}
+			for _, line := range []string{
+				"[server1] Failed to create container blog-green: a container named blog-green already exists and was not made by luma for shop/blog: rename or remove it",
+				"[server1] Leaving blog-green in place: it was not made by luma for shop/blog",
+			} {
+				if !e.out.has(line) {
+					t.Errorf("no line %q:\n%s", line, e.out.text())
+				}
+			}
+			if c, err := h.Inspect(bg, "blog-green"); err != nil || c.ID != foreign.ID || !c.Running() {
+				t.Fatalf("the foreign container was touched: %+v %v", c, err)
+			}
+			h.Remove(bg, "blog-green")
+			e.serving(h, Blue, "r1")
+		})
+	}
+}
+
+// An image that neither the server nor the local engine has fails the
+// deploy before any container is made, with the spec's create line.
+func TestImageNowhere(t *testing.T) {
+	e := newEnv(t, 2)
+	h := e.hosts[0]
+	e.mustDeploy("r1", Blue)
+	e.out.reset()
+	app := e.release("r2")
+	app.Image = "blog:missing"
+	_, err := Deploy(bg, app, e.servers(), e.out, Options{Holder: e.holder, Now: h.Clock().Now})
+	if err == nil || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("deploy: %v", err)
+	}
+	for _, n := range []string{"blog-green-1", "blog-green-2"} {
+		line := "[server1] Failed to create container " + n + ": image blog:missing is not on server1, nor on the local engine to send it from"
+		if !e.out.has(line) {
+			t.Errorf("no line %q:\n%s", line, e.out.text())
+		}
+	}
+	if e.out.has("[server1] Sending image blog:missing to the server...") {
+		t.Error("luma said it sends an image it does not have")
+	}
+	e.serving(h, Blue, "r1")
+}
