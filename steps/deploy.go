@@ -130,7 +130,7 @@ func (d *deploy) abort(ctx context.Context, live context.Context, cause error) e
 			r.say("Rolling back: %v", reason)
 		}
 		if err := r.rollBack(ctx, reason); err != nil {
-			r.outcome, r.err = Failed, err
+			r.outcome, r.err = Failed, fmt.Errorf("%w: %w", ErrRollbackUnfinished, err)
 			return nil
 		}
 		r.outcome, r.err = outcome, reason
@@ -144,6 +144,12 @@ func (d *deploy) abort(ctx context.Context, live context.Context, cause error) e
 	}
 	var err error
 	switch {
+	case slices.ContainsFunc(d.runs, func(r *run) bool { return errors.Is(r.err, ErrRollbackUnfinished) }):
+		// Not "rolled back": the new containers, or the record, are left
+		// on some server (e.g. unreachable); the next run finishes the
+		// rollback there.
+		err = fmt.Errorf("deploy of %s %s failed and could not be rolled back everywhere (%w); run `luma deploy` again once the servers answer",
+			d.app.Name, d.app.Release, cause)
 	case interrupted:
 		err = fmt.Errorf("%w: deploy of %s %s rolled back", ErrInterrupted, d.app.Name, d.app.Release)
 	case !started:

@@ -121,6 +121,10 @@ var (
 	ErrAfterSwitch = errors.New("deploy stopped after the switch")
 	// ErrLeaseLost: the deploy lock could not be renewed.
 	ErrLeaseLost = errors.New("deploy lock lease lost")
+	// ErrRollbackUnfinished: a failed deploy could not roll back on some
+	// server (unreachable, engine failing); the record there keeps where
+	// it stopped and the next run rolls back again.
+	ErrRollbackUnfinished = errors.New("rollback unfinished")
 )
 
 // Labels on app containers.

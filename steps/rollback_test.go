@@ -279,8 +279,8 @@ func TestRollbackFailureIsRecoveredNextRun(t *testing.T) {
 	e.mustDeploy("r1", Blue)
 	h.Inject(fake.Fault{Op: "Start", Nth: 1}, fake.Fault{Op: "Remove", Nth: 1, Match: "blog-green"})
 	res, err := e.deploy(bg, "r2")
-	if err == nil || res.Servers[0].Outcome != Failed {
-		t.Fatalf("err %v outcome %s", err, res.Servers[0].Outcome)
+	if !errors.Is(err, ErrRollbackUnfinished) || strings.Contains(err.Error(), "rolled back:") || res.Servers[0].Outcome != Failed {
+		t.Fatalf("err %v outcome %s; want ErrRollbackUnfinished, not \"rolled back\"", err, res.Servers[0].Outcome)
 	}
 	if rec, _ := h.Record("shop", "blog"); rec.State != rb || !strings.Contains(rec.Error, "rollback failed") {
 		t.Fatalf("record %+v", rec)

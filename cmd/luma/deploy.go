@@ -131,6 +131,8 @@ func deployExitCode(ctx context.Context, err error) int {
 		return exitLocked
 	case errors.Is(err, steps.ErrAfterSwitch):
 		return exitAfterSwitch
+	case errors.Is(err, steps.ErrRollbackUnfinished):
+		return exitFailure // not 3: something of the failed deploy is left
 	case ctx.Err() != nil:
 		return exitInterrupted
 	default:
