@@ -61,10 +61,7 @@ func (r *run) undo(ctx context.Context, from machine.State) error {
 	// stop them gracefully. Before that, nothing reached them.
 	graceful := from == machine.Switching || from == machine.RollingBack
 	return parallel(ctx, rec.New, false, func(ctx context.Context, name string) error {
-		switch c, err := r.srv.Engine.Inspect(ctx, name); {
-		case errors.Is(err, drivers.ErrNotFound):
-			return nil // never created, or already removed
-		case err == nil && !r.ours(c):
+		if c, err := r.srv.Engine.Inspect(ctx, name); err == nil && !r.ours(c) {
 			r.say("Leaving %s in place: it was not made by luma for %s", name, r.app.Key())
 			return nil
 		}
