@@ -5,6 +5,7 @@ package status
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
@@ -117,6 +118,11 @@ func server(in ServerInput, replicas int, now time.Time) Server {
 			s.Legacy++
 		}
 	}
+	// The route is what serves. A dead run may have swapped it without
+	// recording the switch, so it outranks the record.
+	if color, rel := routed(in); color != "" {
+		s.Active, s.Release = color, rel
+	}
 	if s.Active == "" {
 		s.Active = onlyColor(s)
 	}
@@ -131,6 +137,35 @@ func server(in ServerInput, replicas int, now time.Time) Server {
 	s.Lock = liveLock(in.Lock, now)
 	s.Deploy = deployWords(s, in.Record)
 	return s
+}
+
+// routed is the color and release of the containers the proxy's route
+// targets, when they all share one; "" when there is no route or it points
+// at containers of several colors or at legacy ones.
+func routed(in ServerInput) (color, release string) {
+	if in.Route == nil || len(in.Route.Targets) == 0 {
+		return "", ""
+	}
+	byName := map[string]drivers.Container{}
+	for _, c := range in.Containers {
+		byName[c.Name] = c
+	}
+	for i, t := range in.Route.Targets {
+		name := t
+		if j := strings.LastIndexByte(t, ':'); j >= 0 {
+			name = t[:j]
+		}
+		c, ok := byName[name]
+		if !ok || c.Labels["luma.color"] == "" {
+			return "", ""
+		}
+		if i == 0 {
+			color, release = c.Labels["luma.color"], c.Labels["luma.release"]
+		} else if c.Labels["luma.color"] != color || c.Labels["luma.release"] != release {
+			return "", ""
+		}
+	}
+	return color, release
 }
 
 // onlyColor guesses the active color when no record names it (containers

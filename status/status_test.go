@@ -96,3 +96,39 @@ func TestTextMatchesSpec(t *testing.T) {
 		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// A run that died mid-switch swapped some servers' routes without saving
+// the switch: the route tells what serves, and the app is MIXED.
+func TestRouteOutranksRecord(t *testing.T) {
+	named := func(color, rel string) []drivers.Container {
+		var out []drivers.Container
+		for i := 1; i <= 2; i++ {
+			out = append(out, drivers.Container{Name: "blog-" + color + "-" + string(rune('0'+i)), State: "running",
+				Labels: map[string]string{"luma.color": color, "luma.release": rel}})
+		}
+		return out
+	}
+	rec := func() *machine.Record {
+		return &machine.Record{App: "blog", State: machine.Switching, FromColor: "blue", ToColor: "green", Active: "blue", Release: "r2", Previous: "r1"}
+	}
+	route := func(color string) *drivers.Route {
+		return &drivers.Route{App: "p/blog", Targets: []string{"blog-" + color + "-1:3000", "blog-" + color + "-2:3000"}}
+	}
+	cs := append(named("blue", "r1"), named("green", "r2")...)
+	a := Of("blog", 2, []ServerInput{
+		{Name: "s1", Containers: cs, Record: rec(), Route: route("green")},
+		{Name: "s2", Containers: cs, Record: rec(), Route: route("blue")},
+	}, now)
+	if a.Status != Mixed || a.Active != "" {
+		t.Fatalf("status = %s active %q, want MIXED with no single active color", a.Status, a.Active)
+	}
+	if s := a.Servers[0]; s.Active != "green" || s.Release != "r2" {
+		t.Errorf("s1 = %s %s, want green r2 (its route)", s.Active, s.Release)
+	}
+	if s := a.Servers[1]; s.Active != "blue" || s.Release != "r1" {
+		t.Errorf("s2 = %s %s, want blue r1", s.Active, s.Release)
+	}
+	if !strings.Contains(strings.Join(a.Advice, "\n"), "luma deploy blog") {
+		t.Errorf("advice %v does not say what to do", a.Advice)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -103,7 +104,9 @@ func readServers(ctx context.Context, cfg *config.Config, names []string) map[st
 func readServer(ctx context.Context, cfg *config.Config, name string) *serverReport {
 	f, err := fleet.Connect(ctx, cfg, []string{name})
 	if err != nil {
-		return &serverReport{err: err}
+		// The status line names the server already.
+		msg := strings.TrimPrefix(err.Error(), "["+name+"] ")
+		return &serverReport{err: errors.New(strings.TrimPrefix(msg, name+": "))}
 	}
 	defer f.Close()
 	s := f.Get(name)
