@@ -43,36 +43,48 @@ var _ drivers.Engine = (*Engine)(nil)
 // Connect reaches the Engine of one server, negotiates the API version and
 // pings it. The error says which server and what failed.
 func Connect(ctx context.Context, t Target) (*Engine, error) {
-	e := &Engine{server: t.Server}
-	var err error
-	if t.Server == Localhost || t.Server == "" {
-		e.server = Localhost
-		e.cli, err = client.New(client.FromEnv)
-		if err != nil {
-			return nil, fmt.Errorf("%s: docker client: %w", e.server, err)
-		}
-	} else {
+	if t.Server != Localhost && t.Server != "" {
 		o := t.SSH
 		if o.Host == "" {
 			o.Host = t.Server
 		}
-		e.conn, err = ssh.Dial(ctx, o)
+		conn, err := ssh.Dial(ctx, o)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", e.server, err)
+			return nil, fmt.Errorf("%s: %w", t.Server, err)
 		}
-		e.cli, err = client.New(
-			client.WithHost("unix://"+ssh.DockerSocket),
-			client.WithDialContext(func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return e.conn.DialDocker(ctx)
-			}),
-		)
+		e, err := OverSSH(ctx, t.Server, conn)
 		if err != nil {
-			e.conn.Close()
-			return nil, fmt.Errorf("%s: docker client: %w", e.server, err)
+			conn.Close()
 		}
+		return e, err
 	}
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: docker client: %w", Localhost, err)
+	}
+	return start(ctx, &Engine{server: Localhost, cli: cli})
+}
+
+// OverSSH reaches the Engine of server through an open SSH connection,
+// which the Engine then owns and closes (on error the caller keeps it).
+func OverSSH(ctx context.Context, server string, conn *ssh.Conn) (*Engine, error) {
+	cli, err := client.New(
+		client.WithHost("unix://"+ssh.DockerSocket),
+		client.WithDialContext(func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return conn.DialDocker(ctx)
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%s: docker client: %w", server, err)
+	}
+	return start(ctx, &Engine{server: server, cli: cli, conn: conn})
+}
+
+// start negotiates the API version once (the client would do it lazily on
+// the first call) and checks the Engine answers.
+func start(ctx context.Context, e *Engine) (*Engine, error) {
 	if _, err := e.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		e.Close()
+		e.cli.Close()
 		return nil, fmt.Errorf("%s: %w", e.server, explainPing(e.cli.DaemonHost(), e.conn != nil, err))
 	}
 	return e, nil

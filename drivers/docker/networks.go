@@ -18,26 +18,22 @@ import (
 // creating it keeps the oldest of the name and removes its own if it lost.
 func (e *Engine) EnsureNetwork(ctx context.Context, name string, labels map[string]string) error {
 	what := "network " + name
-	if _, err := e.cli.NetworkInspect(ctx, name, client.NetworkInspectOptions{}); err == nil {
-		return nil
-	} else if !isNotFound(err) {
-		return wrap(err, what)
-	}
-	r, err := e.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: labels})
-	if err != nil {
-		if isConflict(err) {
-			return nil // created by another run meanwhile
-		}
-		return wrap(err, "create "+what)
-	}
 	same, err := e.networksNamed(ctx, name)
 	if err != nil {
 		return wrap(err, what)
 	}
-	if len(same) > 1 && same[0].ID != r.ID {
-		if _, err := e.cli.NetworkRemove(ctx, r.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
-			return wrap(err, "remove duplicate "+what)
+	if len(same) == 0 {
+		if _, err := e.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: labels}); err != nil && !isConflict(err) {
+			return wrap(err, "create "+what)
 		}
+		if same, err = e.networksNamed(ctx, name); err != nil {
+			return wrap(err, what)
+		}
+	}
+	// Keep the oldest; duplicates are new and empty, so whoever sees them
+	// removes them. Best effort: one already in use cannot be removed.
+	for _, n := range same[min(1, len(same)):] {
+		_, _ = e.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
 	}
 	return nil
 }

@@ -22,7 +22,9 @@ type Conn struct {
 	pty      *ssh.Session // held open for TCP_NODELAY; nil when refused
 	ptyError error
 
-	stdio atomic.Bool // streamlocal refused once: go straight to dial-stdio
+	stdio     atomic.Bool     // streamlocal refused once: go straight to dial-stdio
+	spare     chan *stdioConn // a dial-stdio stream started ahead; nil if that failed
+	refilling atomic.Bool
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -103,7 +105,7 @@ func dial(ctx context.Context, o Options, holdPTY bool) (*Conn, error) {
 	}
 	_ = tcp.SetDeadline(time.Time{})
 
-	c := &Conn{opts: o, client: ssh.NewClient(cc, chans, reqs), done: make(chan struct{})}
+	c := &Conn{opts: o, client: ssh.NewClient(cc, chans, reqs), done: make(chan struct{}), spare: make(chan *stdioConn, 1)}
 	if holdPTY {
 		c.pty, c.ptyError = c.openPTY()
 	}
@@ -179,6 +181,13 @@ func (c *Conn) Wait() error { return c.client.Wait() }
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
+		select {
+		case sc := <-c.spare:
+			if sc != nil {
+				sc.Close()
+			}
+		default:
+		}
 		if c.pty != nil {
 			c.pty.Close()
 		}
