@@ -120,9 +120,15 @@ func routes(started time.Time, upStatus int, upAfter time.Duration) http.Handler
 		fmt.Fprintf(w, "slept %dms\n", ms)
 	})
 	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := io.Copy(w, r.Body); err != nil && !errors.Is(err, context.Canceled) {
+		// Read the whole body before answering: an HTTP/1 server may stop
+		// reading the request once the response has started.
+		b, err := io.ReadAll(r.Body)
+		if err != nil && !errors.Is(err, context.Canceled) {
 			log.Printf("echo: %v", err)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
 		}
+		w.Write(b)
 	})
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello from %s (%s)\n", version, os.Getenv("LUMA_COLOR"))
