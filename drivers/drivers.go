@@ -73,6 +73,10 @@ type Networks interface {
 // Images moves and builds images. No registry is assumed.
 type Images interface {
 	HasImage(ctx context.Context, ref string) (bool, error)
+	// ImageID is the image's content ID, "" when the engine lacks ref. Two
+	// engines with the same ID for a ref hold the same image, so a tag that
+	// was rebuilt is noticed and sent again.
+	ImageID(ctx context.Context, ref string) (string, error)
 	SaveImage(ctx context.Context, ref string) (io.ReadCloser, error)
 	LoadImage(ctx context.Context, tar io.Reader) error
 	// BuildImage builds from a tar of the build context.

@@ -94,31 +94,35 @@ func (r *run) spec(name, color string, replica int) drivers.ContainerSpec {
 	}
 }
 
-// ensureImage sends the image from Source when the server lacks it,
+// ensureImage sends the image from Source when the server lacks it or
+// holds another image under the same tag (a rebuilt release, a moving tag),
 // streaming the save into the load.
 func (r *run) ensureImage(ctx context.Context) error {
 	img := r.app.Image
-	has, err := r.srv.Engine.HasImage(ctx, img)
+	have, err := r.srv.Engine.ImageID(ctx, img)
 	if err != nil {
 		return fmt.Errorf("look for image %s: %w", img, err)
 	}
-	if has {
-		return nil
+	// Luma pulls from no registry: the image is on the local engine (which
+	// may be this server's), or already on the server.
+	want := ""
+	if r.srv.Source != nil {
+		if want, err = r.srv.Source.ImageID(ctx, img); err != nil {
+			return fmt.Errorf("look for image %s on the local engine: %w", img, err)
+		}
 	}
-	if r.srv.Source == nil {
+	switch {
+	case want == "" && have == "" && r.srv.Source == nil:
 		return fmt.Errorf("image %s is not on %s and there is no source to send it from", img, r.srv.Name)
-	}
-	// Luma pulls from no registry: the image must be on the local engine
-	// (which may be this server's).
-	if has, err := r.srv.Source.HasImage(ctx, img); err != nil {
-		return fmt.Errorf("look for image %s on the local engine: %w", img, err)
-	} else if !has {
+	case want == "" && have == "":
 		return fmt.Errorf("image %s is not on %s, nor on the local engine to send it from", img, r.srv.Name)
+	case want == "" || want == have:
+		return nil // the server's copy is the only one, or the same
 	}
 	r.say("Sending image %s to the server...", img)
 	tar, err := r.srv.Source.SaveImage(ctx, img)
 	if err != nil {
-		return err
+		return fmt.Errorf("save image %s: %w", img, err)
 	}
 	defer tar.Close()
 	if err := r.srv.Engine.LoadImage(ctx, tar); err != nil {

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -74,7 +75,7 @@ func TestDeployLines(t *testing.T) {
 		}
 	}
 	e.out.reset()
-	e.hosts[0].AddImage("blog:r2") // already there: not sent again
+	sendImage(t, e.source, e.hosts[0], "blog:r2") // already there: not sent again
 	e.mustDeploy("r2", Green)
 	want := []string{
 		"[server1] Deploying blog (2 replicas)...",
@@ -104,8 +105,8 @@ func TestDeployLines(t *testing.T) {
 		}
 		last = i
 	}
-	if e.source.Calls("SaveImage") != 1 {
-		t.Fatalf("image sent %d times; r2 was on the server already", e.source.Calls("SaveImage"))
+	if n := e.source.Calls("SaveImage"); n != 2 { // r1 by the deploy, r2 by the test
+		t.Fatalf("image sent %d times; r2 was on the server already", n-1)
 	}
 }
 
@@ -303,5 +304,34 @@ func TestInvalidInput(t *testing.T) {
 	}
 	if n := e.hosts[0].Calls("Lock"); n != 0 {
 		t.Fatalf("a server was touched: %d locks", n)
+	}
+}
+
+// sendImage copies ref from one fake engine to another, keeping its ID.
+func sendImage(t *testing.T, from, to *fake.Host, ref string) {
+	t.Helper()
+	ctx := context.Background()
+	from.AddImage(ref)
+	tar, err := from.SaveImage(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := to.LoadImage(ctx, tar); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A tag rebuilt on the local engine is sent again: same tag, other image.
+func TestRebuiltTagIsSentAgain(t *testing.T) {
+	e := newEnv(t, 1)
+	e.mustDeploy("r1", Blue)
+	e.hosts[0].AddImage("blog:r2") // an older build of r2 on the server
+	e.mustDeploy("r2", Green)
+	if !slices.Contains(e.out.all(), "[server1] Sending image blog:r2 to the server...") {
+		t.Fatalf("stale blog:r2 on the server was kept:\n%s", e.out.text())
+	}
+	want, _ := e.source.ImageID(context.Background(), "blog:r2")
+	if got, _ := e.hosts[0].ImageID(context.Background(), "blog:r2"); got != want {
+		t.Fatalf("server has %s, local engine %s", got, want)
 	}
 }

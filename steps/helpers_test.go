@@ -167,7 +167,9 @@ func (e *env) servers() []Server {
 func (e *env) release(rel string) App {
 	app := e.app
 	app.Release, app.Image = rel, "blog:"+rel
-	e.source.AddImage(app.Image)
+	if ok, _ := e.source.HasImage(context.Background(), app.Image); !ok {
+		e.source.AddImage(app.Image) // built once per release, like a cached build
+	}
 	return app
 }
 

@@ -12,9 +12,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +36,7 @@ type options struct {
 	slowShare float64
 	slowMS    int
 	port      int
+	addr      string
 	project   string
 	jsonOut   string
 }
@@ -51,7 +54,8 @@ func main() {
 	flag.DurationVar(&o.baseline, "baseline", 10*time.Second, "load with no deploy first (0 to skip)")
 	flag.Float64Var(&o.slowShare, "slow-share", 0.02, "share of slow requests")
 	flag.IntVar(&o.slowMS, "slow-ms", 3000, "duration of a slow request")
-	flag.IntVar(&o.port, "port", 8080, "luma-proxy port on 127.0.0.1")
+	flag.IntVar(&o.port, "port", 8080, "luma-proxy port")
+	flag.StringVar(&o.addr, "addr", "127.0.0.1", "luma-proxy address: 127.0.0.1, or a test server's namespace address")
 	flag.StringVar(&o.project, "project", "zdt", "project name (its containers are removed at the end)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
 	flag.Parse()
@@ -107,7 +111,7 @@ func run(o options) (*report, error) {
 		return nil, err
 	}
 	host := o.project + ".test"
-	l := newLoad(fmt.Sprintf("http://127.0.0.1:%d", o.port), host, o.rate, o.slowShare, o.slowMS)
+	l := newLoad(fmt.Sprintf("http://%s", net.JoinHostPort(o.addr, strconv.Itoa(o.port))), host, o.rate, o.slowShare, o.slowMS)
 	rep := &report{Options: describe(o)}
 	if o.baseline > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), o.baseline)

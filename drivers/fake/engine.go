@@ -23,7 +23,7 @@ func (h *Host) Create(ctx context.Context, spec drivers.ContainerSpec) error {
 	if _, ok := h.containers[spec.Name]; ok {
 		return fmt.Errorf("container %s: %w", spec.Name, drivers.ErrConflict)
 	}
-	if !h.images[spec.Image] {
+	if h.images[spec.Image] == "" {
 		return fmt.Errorf("image %s: %w", spec.Image, drivers.ErrNotFound)
 	}
 	nets := map[string][]string{}
@@ -200,12 +200,14 @@ func (h *Host) Disconnect(ctx context.Context, network, name string) error {
 	return nil
 }
 
-// AddImage puts images on the host, as a build or a load would.
+// AddImage puts images on the host, as a build would: each call makes new
+// image IDs, so re-adding a ref is a rebuild under the same tag.
 func (h *Host) AddImage(refs ...string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, r := range refs {
-		h.images[r] = true
+		h.nextID++
+		h.images[r] = fmt.Sprintf("sha256:%s-%d-%d", h.name, h.nextID, len(r))
 	}
 }
 
@@ -213,6 +215,16 @@ func (h *Host) AddImage(refs ...string) {
 func (h *Host) HasImage(ctx context.Context, ref string) (bool, error) {
 	if err := h.call(ctx, "HasImage", ref); err != nil {
 		return false, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.images[ref] != "", nil
+}
+
+// ImageID is ref's ID on this host, "" when absent.
+func (h *Host) ImageID(ctx context.Context, ref string) (string, error) {
+	if err := h.call(ctx, "ImageID", ref); err != nil {
+		return "", err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -228,10 +240,11 @@ func (h *Host) SaveImage(ctx context.Context, ref string) (io.ReadCloser, error)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.images[ref] {
+	id := h.images[ref]
+	if id == "" {
 		return nil, fmt.Errorf("image %s: %w", ref, drivers.ErrNotFound)
 	}
-	return io.NopCloser(strings.NewReader(imagePrefix + ref)), nil
+	return io.NopCloser(strings.NewReader(imagePrefix + ref + " " + id)), nil
 }
 
 // LoadImage loads what SaveImage wrote.
@@ -243,11 +256,14 @@ func (h *Host) LoadImage(ctx context.Context, tar io.Reader) error {
 	if err != nil {
 		return err
 	}
-	ref, ok := strings.CutPrefix(string(b), imagePrefix)
-	if !ok {
+	rest, ok := strings.CutPrefix(string(b), imagePrefix)
+	ref, id, ok2 := strings.Cut(rest, " ")
+	if !ok || !ok2 {
 		return fmt.Errorf("load image: not an image tar")
 	}
-	h.AddImage(ref)
+	h.mu.Lock()
+	h.images[ref] = id // a load keeps the image's ID
+	h.mu.Unlock()
 	return nil
 }
 

@@ -35,7 +35,7 @@ type Host struct {
 	mu         sync.Mutex
 	containers map[string]*container
 	networks   map[string]map[string]string
-	images     map[string]bool
+	images     map[string]string // ref → image ID
 	routes     map[string]drivers.Route
 	log        map[string][]RouteChange
 	seq        int
@@ -64,7 +64,7 @@ func NewHost(name string) *Host {
 		clock:      NewClock(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)),
 		containers: map[string]*container{},
 		networks:   map[string]map[string]string{},
-		images:     map[string]bool{},
+		images:     map[string]string{},
 		routes:     map[string]drivers.Route{},
 		log:        map[string][]RouteChange{},
 		inFlight:   map[string]int{},
