@@ -110,12 +110,11 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 		start := time.Now()
 		res, err := steps.Deploy(ctx, app, servers, g.out, steps.Options{Holder: holder(), LockWait: opts.lockWait, Lease: opts.lease})
 		g.log.Debug("deploy finished", "app", a.Name, "took", time.Since(start), "result", res)
-		printDeploySummary(g.out, a.Name, rel, res)
+		printDeploySummary(g.out, a.Name, rel, time.Since(start), res)
 		if err != nil {
 			failed = err
 			break
 		}
-		g.out.Println("%s %s deployed to %d server(s) in %s", a.Name, rel, len(servers), time.Since(start).Round(time.Millisecond))
 	}
 	if failed != nil {
 		return exitWith(deployExitCode(ctx, failed), failed)

@@ -11,8 +11,8 @@ import (
 // printDeploySummary ends a deploy with one line per server: how it ended there
 // and how long its deploy took, so the outcome of a parallel run does not
 // have to be pieced together from interleaved progress lines.
-func printDeploySummary(out *printer, app, rel string, res steps.Result) {
-	out.Println("Summary of %s %s:", app, rel)
+func printDeploySummary(out *printer, app, rel string, wall time.Duration, res steps.Result) {
+	out.Println("Summary of %s %s (%s):", app, rel, wall.Round(10*time.Millisecond))
 	for _, s := range res.Servers {
 		out.Printf(s.Server, "%s", serverSummary(s))
 	}

@@ -42,7 +42,7 @@ func TestDeployThreeServers(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(r.stdout, "Summary of "+p.app+" r1:\n") {
+	if !strings.Contains(r.stdout, "Summary of "+p.app+" r1 (") {
 		t.Errorf("deploy output lacks the summary")
 	}
 	p.assertServing(t, "blue", "v1", "r1")
