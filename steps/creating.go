@@ -35,8 +35,11 @@ func (r *run) create(ctx context.Context) error {
 			return fmt.Errorf("remove leftover containers: %w", err)
 		}
 	}
-	err := parallel(ctx, rec.New, true, func(ctx context.Context, name string) error {
+	// Replicas are created at once; their lines come in replica order.
+	for _, name := range rec.New {
 		r.say("Creating container %s...", name)
+	}
+	err := parallel(ctx, rec.New, true, func(ctx context.Context, name string) error {
 		replica := slices.Index(rec.New, name) + 1
 		if err := r.srv.Engine.Create(ctx, r.spec(name, rec.ToColor, replica)); err != nil {
 			if errors.Is(err, drivers.ErrConflict) {
