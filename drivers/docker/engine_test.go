@@ -400,6 +400,10 @@ func TestImages(t *testing.T) {
 			}
 
 			// Save to memory, delete, load back through Transfer.
+			id, err := e.ImageID(ctx(t), ref)
+			if err != nil || id == "" {
+				t.Fatalf("ImageID: %q %v", id, err)
+			}
 			saved := saveAll(t, e, ref)
 			if out, err := exec.Command("docker", "rmi", ref).CombinedOutput(); err != nil {
 				t.Fatalf("docker rmi: %v %s", err, out)
@@ -407,14 +411,14 @@ func TestImages(t *testing.T) {
 			if ok, _ := remote.HasImage(ctx(t), ref); ok {
 				t.Fatal("HasImage after rmi")
 			}
-			if err := docker.Transfer(ctx(t), memImages{saved}, remote, ref); err != nil {
+			if err := docker.Transfer(ctx(t), memImages{saved, id}, remote, ref); err != nil {
 				t.Fatal(err)
 			}
-			if ok, err := remote.HasImage(ctx(t), ref); !ok || err != nil {
-				t.Fatalf("HasImage after Transfer: %v %v", ok, err)
+			if got, err := remote.ImageID(ctx(t), ref); got != id || err != nil {
+				t.Fatalf("ImageID after Transfer: %q %v, want %s", got, err, id)
 			}
-			// Present: nothing is saved.
-			if err := docker.Transfer(ctx(t), failingImages{}, remote, ref); err != nil {
+			// Present with the same ID: nothing is saved.
+			if err := docker.Transfer(ctx(t), failingImages{memImages{nil, id}}, remote, ref); err != nil {
 				t.Errorf("Transfer of a present image: %v", err)
 			}
 			if err := remote.LoadImage(ctx(t), strings.NewReader("not a tar")); err == nil {
@@ -449,9 +453,13 @@ func saveAll(t *testing.T, e *docker.Engine, ref string) []byte {
 }
 
 // memImages serves one saved image from memory.
-type memImages struct{ tar []byte }
+type memImages struct {
+	tar []byte
+	id  string
+}
 
-func (m memImages) HasImage(context.Context, string) (bool, error) { return true, nil }
+func (m memImages) HasImage(context.Context, string) (bool, error)  { return true, nil }
+func (m memImages) ImageID(context.Context, string) (string, error) { return m.id, nil }
 func (m memImages) SaveImage(context.Context, string) (io.ReadCloser, error) {
 	return io.NopCloser(strings.NewReader(string(m.tar))), nil
 }

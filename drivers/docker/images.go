@@ -151,11 +151,19 @@ func tail(out string) string {
 }
 
 // Transfer copies image ref from one Engine to another, streaming save into
-// load without a temporary file. It does nothing when to already has it.
+// load without a temporary file. It does nothing when to already holds the
+// same image (same ID) under ref; another image under that tag is replaced.
 func Transfer(ctx context.Context, from, to drivers.Images, ref string) error {
-	if ok, err := to.HasImage(ctx, ref); err != nil {
+	want, err := from.ImageID(ctx, ref)
+	if err != nil {
 		return err
-	} else if ok {
+	}
+	if want == "" {
+		return fmt.Errorf("transfer image %s: %w on the source", ref, drivers.ErrNotFound)
+	}
+	if have, err := to.ImageID(ctx, ref); err != nil {
+		return err
+	} else if have == want {
 		return nil
 	}
 	src, err := from.SaveImage(ctx, ref)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -20,6 +21,8 @@ type Conn struct {
 	client *ssh.Client
 
 	pty      *ssh.Session // held open for TCP_NODELAY; nil when refused
+	ptyIn    io.WriteCloser
+	ptyDone  chan struct{}
 	ptyError error
 
 	stdio     atomic.Bool     // streamlocal refused once: go straight to dial-stdio
@@ -107,7 +110,7 @@ func dial(ctx context.Context, o Options, holdPTY bool) (*Conn, error) {
 
 	c := &Conn{opts: o, client: ssh.NewClient(cc, chans, reqs), done: make(chan struct{}), spare: make(chan *stdioConn, 1)}
 	if holdPTY {
-		c.pty, c.ptyError = c.openPTY()
+		c.ptyError = c.openPTY()
 	}
 	go c.keepalive()
 	return c, nil
@@ -117,22 +120,44 @@ func dial(ctx context.Context, o Options, holdPTY bool) (*Conn, error) {
 // on TCP_NODELAY for the connection only when a session has a PTY; without
 // it 15-20% of small calls wait ~40 ms for a delayed ACK. Failure (e.g.
 // PermitTTY no) is not fatal: calls are just slower.
-func (c *Conn) openPTY() (*ssh.Session, error) {
+func (c *Conn) openPTY() error {
 	s, err := c.client.NewSession()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	modes := ssh.TerminalModes{ssh.ECHO: 0, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
 	if err := s.RequestPty("dumb", 24, 80, modes); err != nil {
 		s.Close()
-		return nil, err
+		return err
 	}
-	// cat reads the PTY until the session closes and prints nothing.
+	in, err := s.StdinPipe()
+	if err != nil {
+		s.Close()
+		return err
+	}
+	// cat reads the PTY until end of input and prints nothing.
 	if err := s.Start("exec cat >/dev/null"); err != nil {
 		s.Close()
-		return nil, err
+		return err
 	}
-	return s, nil
+	c.pty, c.ptyIn, c.ptyDone = s, in, make(chan struct{})
+	go func() { s.Wait(); close(c.ptyDone) }()
+	return nil
+}
+
+// closePTY ends cat with ^D rather than a hangup: a shell killed while
+// still reading its startup files can leave them half done (pyenv's rehash
+// lock left behind makes every later session wait 60 s).
+func (c *Conn) closePTY() {
+	if c.pty == nil {
+		return
+	}
+	io.WriteString(c.ptyIn, "\x04")
+	select {
+	case <-c.ptyDone:
+	case <-time.After(time.Second):
+	}
+	c.pty.Close()
 }
 
 // Interactive tells whether the PTY session is held, i.e. whether the server
@@ -188,9 +213,7 @@ func (c *Conn) Close() error {
 			}
 		default:
 		}
-		if c.pty != nil {
-			c.pty.Close()
-		}
+		c.closePTY()
 		c.closeErr = c.client.Close()
 	})
 	return c.closeErr

@@ -97,6 +97,10 @@ AllowStreamLocalForwarding %s
 AllowTcpForwarding yes
 PermitTTY %s
 LogLevel ERROR
+# bash sources ~/.bashrc for sshd sessions only at SHLVL < 2: keep the
+# tests off this machine's root shell setup (pyenv init costs ~200 ms and
+# its rehash lock hangs sessions when one is killed mid-way).
+SetEnv SHLVL=1
 `, port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "host_rsa"), filepath.Join(dir, "sshd.pid"),
 		filepath.Join(dir, "authorized_keys"), yesNo[cfg.streamLocal], yesNo[cfg.permitTTY])
 	if cfg.forceCommand != "" {
