@@ -358,6 +358,13 @@ func TestExec(t *testing.T) {
 			if err == nil || !strings.HasSuffix(err.Error(), "exit code 3: route blog not found") {
 				t.Errorf("non-zero exit: %v", err)
 			}
+			stopped := testenv.Unique(t, "stopped")
+			if err := e.Create(ctx(t), drivers.ContainerSpec{Name: stopped, Image: image, Labels: labels}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Exec(ctx(t), stopped, []string{"/hello", "cat"}, nil); err == nil || errors.Is(err, drivers.ErrConflict) || !strings.Contains(err.Error(), "not running") {
+				t.Errorf("exec in a stopped container: %v", err)
+			}
 			if _, err := e.Exec(ctx(t), ctr, []string{"/no-such-binary"}, nil); err == nil {
 				t.Error("exec of a missing binary: no error")
 			}

@@ -23,6 +23,10 @@ func (e *Engine) Exec(ctx context.Context, ctr string, cmd []string, stdin []byt
 		AttachStdout: true,
 		AttachStderr: true,
 	})
+	if isConflict(err) {
+		// 409 here means the container is not running, not a name clash.
+		return nil, fmt.Errorf("%s: %v", what, err)
+	}
 	if err != nil {
 		return nil, wrap(err, what)
 	}
