@@ -40,5 +40,13 @@ example: deps build hello
 	@echo "Try it:  curl -H 'Host: hello.localhost' http://127.0.0.1:8080/"
 	@echo "Again:   make example   (flips to the other color)"
 
+# The zero-downtime benchmark: constant-rate mixed load through luma-proxy
+# while luma deploys 20 times in a row (docs/benchmarks.md). Override with
+# e.g. make bench-zdt ZDT_FLAGS="-replicas 3 -rate 500".
+ZDT_FLAGS ?= -deploys 20 -rate 300
+bench-zdt: deps build
+	$(GO) build -o bin/zdt ./bench/zerodowntime
+	./bin/zdt -luma $(BIN) $(ZDT_FLAGS)
+
 example-clean:
 	-docker rm -f $$(docker ps -aq --filter label=luma.project=example) 2>/dev/null
