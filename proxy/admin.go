@@ -150,17 +150,29 @@ func Admin(ctx context.Context, socketPath string, stdin io.Reader, stdout io.Wr
 
 // Call sends one request to the proxy listening on socketPath.
 func Call(ctx context.Context, socketPath string, req protocol.Request) (protocol.Response, error) {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return protocol.Response{}, err
-	}
-	client := &http.Client{Transport: &http.Transport{
+	return relay(ctx, adminClient(socketPath, false), socketPath, req)
+}
+
+// adminClient talks HTTP over the admin socket. A session keeps its
+// connections alive across requests; a one-shot call needs none.
+func adminClient(socketPath string, keepAlive bool) *http.Client {
+	return &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", socketPath)
 		},
-		DisableKeepAlives: true,
+		DisableKeepAlives:   !keepAlive,
+		MaxIdleConnsPerHost: 16, // a session's concurrent requests
 	}}
+}
+
+// relay posts req to the proxy through client. It fails only when the
+// proxy cannot be reached or answers nonsense.
+func relay(ctx context.Context, client *http.Client, socketPath string, req protocol.Request) (protocol.Response, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return protocol.Response{}, err
+	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://luma-proxy"+adminPath, bytes.NewReader(body))
 	if err != nil {
 		return protocol.Response{}, err

@@ -32,14 +32,19 @@ func newProxyCmd(g *globals) *cobra.Command {
 	run.Flags().StringVar(&opts.HTTPAddr, "http", ":80", "HTTP listen address")
 	run.Flags().StringVar(&opts.StatePath, "state", protocol.StatePath, "state file")
 	run.Flags().StringVar(&opts.SocketPath, "socket", protocol.SocketPath, "admin socket")
+	var session bool
 	admin := &cobra.Command{
 		Use:   "admin",
 		Short: "Relay one JSON admin request from stdin to the running proxy",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if session {
+				return proxy.Session(cmd.Context(), protocol.SocketPath, os.Stdin, os.Stdout)
+			}
 			return proxy.Admin(cmd.Context(), protocol.SocketPath, os.Stdin, os.Stdout)
 		},
 	}
+	admin.Flags().BoolVar(&session, "session", false, "relay newline-delimited requests with IDs until stdin ends, concurrently")
 	cmd.AddCommand(run, admin)
 	return cmd
 }

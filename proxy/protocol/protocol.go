@@ -3,6 +3,12 @@
 // one Request as JSON to its stdin and reads one Response from its stdout;
 // that command relays it to the proxy process over SocketPath. No admin
 // port is ever opened on the network.
+//
+// `luma proxy admin --session` keeps one exec open for a whole run instead:
+// newline-delimited Requests on stdin, each with an ID, are answered
+// concurrently, each Response on one stdout line carrying the Request's ID,
+// in whatever order they finish. The session ends at stdin's EOF once every
+// answer is written.
 package protocol
 
 import (
@@ -37,6 +43,7 @@ const (
 
 // Request is one admin call.
 type Request struct {
+	ID      uint64          `json:"id,omitempty"` // set in a session, echoed in the Response
 	Op      string          `json:"op"`
 	Target  string          `json:"target,omitempty"`
 	Path    string          `json:"path,omitempty"`
@@ -59,6 +66,7 @@ const (
 
 // Response answers one Request. Error is set when the call failed.
 type Response struct {
+	ID        uint64           `json:"id,omitempty"` // the Request's, in a session
 	Error     string           `json:"error,omitempty"`
 	Kind      string           `json:"kind,omitempty"`
 	Probe     *drivers.Probe   `json:"probe,omitempty"`
