@@ -101,9 +101,26 @@ type Engine interface {
 	// Exec runs cmd in a running container with stdin, returning stdout; a
 	// non-zero exit is an error carrying stderr.
 	Exec(ctx context.Context, container string, cmd []string, stdin []byte) ([]byte, error)
+	// ExecStream runs cmd in a running container with its stdin and stdout
+	// streamed, for a command that answers many requests over one exec.
+	// ctx bounds the whole stream: cancelling it cuts the connection.
+	ExecStream(ctx context.Context, container string, cmd []string) (ExecSession, error)
 	// Platform is the engine's os/arch, e.g. linux/amd64.
 	Platform(ctx context.Context) (string, error)
 	Close() error
+}
+
+// ExecSession is a command running under ExecStream.
+type ExecSession interface {
+	// Write writes to the command's stdin; Close ends stdin (the command
+	// reads EOF) and leaves stdout open.
+	io.WriteCloser
+	// Stdout is the command's stdout; it ends when the command exits or the
+	// stream is cut.
+	Stdout() io.Reader
+	// Wait returns, once stdout has ended, nil for exit code 0 or an error
+	// with the exit code and the command's stderr.
+	Wait() error
 }
 
 // Route is what the proxy serves for one app.

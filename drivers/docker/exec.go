@@ -16,23 +16,9 @@ import (
 // non-zero exit is an error carrying the trimmed stderr. It costs three
 // calls (create, attach, inspect) and runs on every proxy admin call.
 func (e *Engine) Exec(ctx context.Context, ctr string, cmd []string, stdin []byte) ([]byte, error) {
-	what := fmt.Sprintf("exec %s in %s", cmdName(cmd), ctr)
-	created, err := e.cli.ExecCreate(ctx, ctr, client.ExecCreateOptions{
-		Cmd:          cmd,
-		AttachStdin:  stdin != nil,
-		AttachStdout: true,
-		AttachStderr: true,
-	})
-	if isConflict(err) {
-		// 409 here means the container is not running, not a name clash.
-		return nil, fmt.Errorf("%s: %v", what, err)
-	}
+	id, att, what, err := e.startExec(ctx, ctr, cmd, stdin != nil)
 	if err != nil {
-		return nil, wrap(err, what)
-	}
-	att, err := e.cli.ExecAttach(ctx, created.ID, client.ExecAttachOptions{})
-	if err != nil {
-		return nil, wrap(err, what)
+		return nil, err
 	}
 	defer att.Close()
 	// The hijacked stream outlives the request's context: close it on cancel.
@@ -62,21 +48,49 @@ func (e *Engine) Exec(ctx context.Context, ctr string, cmd []string, stdin []byt
 		return nil, fmt.Errorf("%s: writing input: %w", what, err)
 	}
 
-	code, err := e.exitCode(ctx, created.ID)
+	code, err := e.exitCode(ctx, id)
 	if err != nil {
 		return nil, wrap(err, what)
 	}
-	if code != 0 {
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 4096 {
-			msg = "..." + msg[len(msg)-4096:]
-		}
-		if msg == "" {
-			return stdout.Bytes(), fmt.Errorf("%s: exit code %d", what, code)
-		}
-		return stdout.Bytes(), fmt.Errorf("%s: exit code %d: %s", what, code, msg)
+	return stdout.Bytes(), exitError(what, code, stderr.String())
+}
+
+// startExec creates cmd in ctr and starts it attached.
+func (e *Engine) startExec(ctx context.Context, ctr string, cmd []string, stdin bool) (string, client.ExecAttachResult, string, error) {
+	what := fmt.Sprintf("exec %s in %s", cmdName(cmd), ctr)
+	created, err := e.cli.ExecCreate(ctx, ctr, client.ExecCreateOptions{
+		Cmd:          cmd,
+		AttachStdin:  stdin,
+		AttachStdout: true,
+		AttachStderr: true,
+	})
+	if isConflict(err) {
+		// 409 here means the container is not running, not a name clash.
+		return "", client.ExecAttachResult{}, what, fmt.Errorf("%s: %v", what, err)
 	}
-	return stdout.Bytes(), nil
+	if err != nil {
+		return "", client.ExecAttachResult{}, what, wrap(err, what)
+	}
+	att, err := e.cli.ExecAttach(ctx, created.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return "", client.ExecAttachResult{}, what, wrap(err, what)
+	}
+	return created.ID, att, what, nil
+}
+
+// exitError is nil for code 0, else the code with the end of stderr.
+func exitError(what string, code int, stderr string) error {
+	if code == 0 {
+		return nil
+	}
+	msg := strings.TrimSpace(stderr)
+	if len(msg) > 4096 {
+		msg = "..." + msg[len(msg)-4096:]
+	}
+	if msg == "" {
+		return fmt.Errorf("%s: exit code %d", what, code)
+	}
+	return fmt.Errorf("%s: exit code %d: %s", what, code, msg)
 }
 
 // exitCode waits for the exec to be reported finished: its streams can end

@@ -289,6 +289,46 @@ func (h *Host) Exec(ctx context.Context, name string, _ []string, _ []byte) ([]b
 	return nil, nil
 }
 
+// ExecStream is not simulated either: in a running container the command
+// reads stdin until it ends and exits 0 with no output. The fake's proxy
+// side is the Host itself, never reached through exec.
+func (h *Host) ExecStream(ctx context.Context, name string, _ []string) (drivers.ExecSession, error) {
+	if err := h.call(ctx, "ExecStream", name); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	c, ok := h.containers[name]
+	running := ok && c.Running()
+	h.mu.Unlock()
+	if !running {
+		return nil, fmt.Errorf("container %s is not running", name)
+	}
+	r, w := io.Pipe()
+	s := &execSession{w: w, done: make(chan struct{})}
+	go func() {
+		io.Copy(io.Discard, r)
+		close(s.done)
+	}()
+	context.AfterFunc(ctx, func() { w.CloseWithError(ctx.Err()) })
+	return s, nil
+}
+
+type execSession struct {
+	w    *io.PipeWriter
+	done chan struct{}
+}
+
+func (s *execSession) Write(p []byte) (int, error) { return s.w.Write(p) }
+func (s *execSession) Close() error                { return s.w.Close() }
+func (s *execSession) Stdout() io.Reader {
+	return readerFunc(func([]byte) (int, error) { <-s.done; return 0, io.EOF })
+}
+func (s *execSession) Wait() error { <-s.done; return nil }
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
 // Platform is linux/amd64.
 func (h *Host) Platform(ctx context.Context) (string, error) {
 	return "linux/amd64", h.call(ctx, "Platform", "")

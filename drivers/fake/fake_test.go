@@ -3,6 +3,7 @@ package fake
 import (
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"sync"
 	"testing"
@@ -227,5 +228,37 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if len(h.Containers()) != 20 || len(h.RouteLog("p/app")) != 20 {
 		t.Fatalf("%d containers, %d route changes", len(h.Containers()), len(h.RouteLog("p/app")))
+	}
+}
+
+func TestExecStream(t *testing.T) {
+	h := newApp(t)
+	if err := h.Create(bg, drivers.ContainerSpec{Name: "c", Image: "app:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.ExecStream(bg, "c", []string{"cat"}); err == nil {
+		t.Fatal("ExecStream in a stopped container: no error")
+	}
+	if err := h.Start(bg, "c"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.ExecStream(bg, "c", []string{"cat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("line\n")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if out, err := io.ReadAll(s.Stdout()); err != nil || len(out) != 0 {
+		t.Fatalf("stdout = %q, %v", out, err)
+	}
+	if err := s.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	h.Inject(Fault{Op: "ExecStream", Err: boom})
+	if _, err := h.ExecStream(bg, "c", nil); !errors.Is(err, boom) {
+		t.Fatalf("injected fault: %v", err)
 	}
 }
