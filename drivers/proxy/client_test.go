@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,14 +27,22 @@ import (
 )
 
 // execer plays docker exec: it runs `luma proxy admin` in-process, against
-// a proxy listening on socket, as the container would.
+// a proxy listening on socket, as the container would. Its ExecStream runs
+// `luma proxy admin --session` the same way, over pipes (session_test.go).
 type execer struct {
-	socket  string
-	missing bool // the container does not exist
-	stopped bool // the container exists but is stopped
+	socket    string
+	missing   bool // the container does not exist
+	stopped   bool // the container exists but is stopped
+	noSession bool // luma-proxy is too old for --session
+
+	oneShots, sessions atomic.Int32
+	mu                 sync.Mutex
+	breakOn            string // cut the session instead of sending this op
+	cur                *pipeSession
 }
 
 func (e *execer) Exec(ctx context.Context, container string, cmd []string, stdin []byte) ([]byte, error) {
+	e.oneShots.Add(1)
 	if e.missing || container != client.ContainerName {
 		return nil, fmt.Errorf("exec %s in %s: %w", cmd[0], container, drivers.ErrNotFound)
 	}
