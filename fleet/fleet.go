@@ -76,11 +76,17 @@ func (f *Fleet) Get(name string) *Server { return f.servers[name] }
 // Names lists the servers in the order given to Connect.
 func (f *Fleet) Names() []string { return f.names }
 
-// Close closes every connection.
+// Close closes every connection: each proxy session first (its remote
+// command exits), then the Engine under it.
 func (f *Fleet) Close() {
+	var wg sync.WaitGroup
 	for _, s := range f.servers {
-		s.Engine.Close()
+		wg.Go(func() {
+			s.Proxy.Close()
+			s.Engine.Close()
+		})
 	}
+	wg.Wait()
 }
 
 // Each runs fn on every server in parallel and joins the errors, each
