@@ -63,7 +63,12 @@ func newLoad(url, host string, rate int, slowShare float64, slowMS int) *load {
 }
 
 // run sends until ctx is done, then waits for every request to finish.
+// A rate of 0 sends nothing, to time deploys alone.
 func (l *load) run(ctx context.Context) {
+	if l.rate <= 0 {
+		<-ctx.Done()
+		return
+	}
 	interval := time.Second / time.Duration(l.rate)
 	start := time.Now()
 	slowEvery := 0

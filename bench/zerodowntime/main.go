@@ -49,7 +49,7 @@ func main() {
 	flag.StringVar(&o.sshBlock, "ssh", "", "ssh block for luma.yml, e.g. 'ssh: {key: K, known_hosts: F}'")
 	flag.StringVar(&images, "images", "build", `two images to alternate, or "build" to build examples/hello v1 and v2 on the local engine`)
 	flag.IntVar(&o.replicas, "replicas", 1, "replicas per server")
-	flag.IntVar(&o.rate, "rate", 300, "requests per second")
+	flag.IntVar(&o.rate, "rate", 300, "requests per second (0: no load, time the deploys alone)")
 	flag.IntVar(&o.deploys, "deploys", 20, "deploys in a row")
 	flag.DurationVar(&o.baseline, "baseline", 10*time.Second, "load with no deploy first (0 to skip)")
 	flag.Float64Var(&o.slowShare, "slow-share", 0.02, "share of slow requests")
@@ -113,7 +113,7 @@ func run(o options) (*report, error) {
 	host := o.project + ".test"
 	l := newLoad(fmt.Sprintf("http://%s", net.JoinHostPort(o.addr, strconv.Itoa(o.port))), host, o.rate, o.slowShare, o.slowMS)
 	rep := &report{Options: describe(o)}
-	if o.baseline > 0 {
+	if o.baseline > 0 && o.rate > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), o.baseline)
 		l.run(ctx)
 		cancel()

@@ -45,6 +45,11 @@ func runStatus(ctx context.Context, g *globals, opts *statusOptions) error {
 		return err
 	}
 	names := serversOf(apps)
+	var svcs []config.Service
+	if len(opts.apps) == 0 { // status of the whole project: services too
+		svcs = cfg.Services
+		names = cfg.Servers()
+	}
 	reports := readServers(ctx, cfg, names)
 	var out []status.App
 	for _, a := range apps {
@@ -59,7 +64,7 @@ func runStatus(ctx context.Context, g *globals, opts *statusOptions) error {
 	if opts.json {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"project": cfg.Name, "apps": out})
+		return enc.Encode(map[string]any{"project": cfg.Name, "apps": out, "services": serviceStatuses(cfg, svcs, reports)})
 	}
 	for i, a := range out {
 		if i > 0 {
@@ -69,7 +74,48 @@ func runStatus(ctx context.Context, g *globals, opts *statusOptions) error {
 		status.Text(&b, a)
 		g.out.Println("%s", b.String())
 	}
+	for _, s := range serviceStatuses(cfg, svcs, reports) {
+		g.out.Println("")
+		g.out.Println("🧩 Service: %s (%s)", s.Service, s.Image)
+		for _, srv := range s.Servers {
+			g.out.Println("   [%s] %s", srv.Name, srv.State)
+		}
+	}
 	return nil
+}
+
+// serviceStatus is where one service stands on each of its servers.
+type serviceStatus struct {
+	Service string          `json:"service"`
+	Image   string          `json:"image"`
+	Servers []serviceServer `json:"servers"`
+}
+
+type serviceServer struct {
+	Name  string `json:"name"`
+	State string `json:"state"` // running, exited, ..., not created, or unreachable
+}
+
+func serviceStatuses(cfg *config.Config, svcs []config.Service, reports map[string]*serverReport) []serviceStatus {
+	out := []serviceStatus{}
+	for _, svc := range svcs {
+		st := serviceStatus{Service: svc.Name, Image: svc.Image}
+		for _, name := range svc.Servers {
+			state := "not created: run `luma setup`"
+			r := reports[name]
+			if r.err != nil {
+				state = "unreachable: " + r.err.Error()
+			}
+			for _, c := range r.containers {
+				if c.Labels["luma.service"] == svc.Name {
+					state = c.State
+				}
+			}
+			st.Servers = append(st.Servers, serviceServer{name, state})
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // serverReport is everything one server says, read once for all apps.
