@@ -147,7 +147,7 @@ func checkSetup(ctx context.Context, f *fleet.Fleet) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("%w\nrun `luma setup` first; nothing was changed", err)
+		return fmt.Errorf("%w\nnothing was changed", err)
 	}
 	return nil
 }
