@@ -54,9 +54,9 @@ func (h *Host) Start(ctx context.Context, name string) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c, ok := h.containers[name]
-	if !ok {
-		return fmt.Errorf("container %s: %w", name, drivers.ErrNotFound)
+	c, err := h.lookup(name)
+	if err != nil {
+		return err
 	}
 	c.State, c.ExitCode, c.StartedAt = "running", 0, h.clock.Now()
 	c.healthy, c.probes = 0, 0
@@ -77,9 +77,9 @@ func (h *Host) Stop(ctx context.Context, name string, timeout time.Duration) err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c, ok := h.containers[name]
-	if !ok {
-		return fmt.Errorf("container %s: %w", name, drivers.ErrNotFound)
+	c, err := h.lookup(name)
+	if err != nil {
+		return err
 	}
 	h.checkStop(c, "stopped")
 	if c.State == "running" || c.State == "restarting" {
@@ -87,6 +87,16 @@ func (h *Host) Stop(ctx context.Context, name string, timeout time.Duration) err
 	}
 	c.stopped = timeout
 	return nil
+}
+
+// lookup returns the container called name, or ErrNotFound. h.mu is
+// held.
+func (h *Host) lookup(name string) (*container, error) {
+	c, ok := h.containers[name]
+	if !ok {
+		return nil, fmt.Errorf("container %s: %w", name, drivers.ErrNotFound)
+	}
+	return c, nil
 }
 
 // Remove removes a container, running or not; a missing one is no error.
@@ -110,9 +120,9 @@ func (h *Host) Inspect(ctx context.Context, name string) (drivers.Container, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c, ok := h.containers[name]
-	if !ok {
-		return drivers.Container{}, fmt.Errorf("container %s: %w", name, drivers.ErrNotFound)
+	c, err := h.lookup(name)
+	if err != nil {
+		return drivers.Container{}, err
 	}
 	return copyContainer(c.Container), nil
 }
@@ -168,9 +178,9 @@ func (h *Host) Connect(ctx context.Context, network, name string, aliases []stri
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c, ok := h.containers[name]
-	if !ok {
-		return fmt.Errorf("container %s: %w", name, drivers.ErrNotFound)
+	c, err := h.lookup(name)
+	if err != nil {
+		return err
 	}
 	if _, ok := h.networks[network]; !ok {
 		return fmt.Errorf("network %s: %w", network, drivers.ErrNotFound)
@@ -189,9 +199,9 @@ func (h *Host) Disconnect(ctx context.Context, network, name string) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c, ok := h.containers[name]
-	if !ok {
-		return fmt.Errorf("container %s: %w", name, drivers.ErrNotFound)
+	c, err := h.lookup(name)
+	if err != nil {
+		return err
 	}
 	if _, ok := c.Networks[network]; !ok {
 		return fmt.Errorf("container %s on network %s: %w", name, network, drivers.ErrNotFound)
