@@ -23,10 +23,6 @@ func (a app) host() string { return a.project + ".test" }
 // write writes luma.yml for image with extra plain environment.
 func (a app) write(t *testing.T, image string, env ...string) {
 	t.Helper()
-	quoted := make([]string, len(env))
-	for i, e := range env {
-		quoted[i] = fmt.Sprintf("%q", e)
-	}
 	yml := fmt.Sprintf(`name: %s
 %s
 proxy:
@@ -48,7 +44,7 @@ apps:
       retries: 2
     drain_timeout: 10s
     stop_timeout: 10s
-`, a.project, a.ssh, proxyPort, a.name, image, a.server, strings.Join(quoted, ", "), a.host())
+`, a.project, a.ssh, proxyPort, a.name, image, a.server, quote(env), a.host())
 	if err := os.WriteFile(filepath.Join(a.dir, "luma.yml"), []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +81,7 @@ func blueGreen(t *testing.T, a app) {
 		fmt.Sprintf("[%s] Switching traffic to blue containers...", a.server),
 		fmt.Sprintf("[%s] Blue-green deployment completed successfully ✅", a.server),
 	} {
-		if !strings.Contains(r.stdout, line+"\n") {
+		if !strings.Contains(r.Stdout, line+"\n") {
 			t.Errorf("deploy output lacks %q", line)
 		}
 	}
@@ -104,7 +100,7 @@ func blueGreen(t *testing.T, a app) {
 	}()
 	waitInFlight(t, a)
 	r = mustLuma(t, a.dir, "deploy", "--release", "r2")
-	if !strings.Contains(r.stdout, fmt.Sprintf("Current active: blue, deploying: green")) {
+	if !strings.Contains(r.Stdout, fmt.Sprintf("Current active: blue, deploying: green")) {
 		t.Errorf("deploy output lacks the colors line")
 	}
 	wg.Wait()
@@ -116,14 +112,14 @@ func blueGreen(t *testing.T, a app) {
 	// v3 never becomes healthy: the deploy fails, v2 keeps serving.
 	a.write(t, v2, "UP_STATUS=500")
 	r = luma(t, a.dir, "deploy", "--release", "r3")
-	if r.code != 3 {
-		t.Fatalf("broken deploy exit = %d, want 3 (rolled back)\n%s", r.code, r)
+	if r.Code != 3 {
+		t.Fatalf("broken deploy exit = %d, want 3 (rolled back)\n%s", r.Code, r)
 	}
 	for _, line := range []string{
 		fmt.Sprintf("[%s] Health check failed for %s-blue-", a.server, a.name),
 		fmt.Sprintf("[%s] Cleaning up failed deployment containers...", a.server),
 	} {
-		if !strings.Contains(r.stdout, line) {
+		if !strings.Contains(r.Stdout, line) {
 			t.Errorf("failed deploy output lacks %q", line)
 		}
 	}
@@ -182,8 +178,8 @@ func assertServing(t *testing.T, a app, color, ver, rel string) {
 		"Servers: " + a.server,
 		"Release: " + rel,
 	} {
-		if !strings.Contains(st.stdout, line) {
-			t.Errorf("status lacks %q:\n%s", line, st.stdout)
+		if !strings.Contains(st.Stdout, line) {
+			t.Errorf("status lacks %q:\n%s", line, st.Stdout)
 		}
 	}
 	js := mustLuma(t, a.dir, "status", "--json")
@@ -193,8 +189,8 @@ func assertServing(t *testing.T, a app, color, ver, rel string) {
 			Running, Desired             int
 		}
 	}
-	if err := json.Unmarshal([]byte(js.stdout), &doc); err != nil || len(doc.Apps) != 1 {
-		t.Fatalf("status --json: %v\n%s", err, js.stdout)
+	if err := json.Unmarshal([]byte(js.Stdout), &doc); err != nil || len(doc.Apps) != 1 {
+		t.Fatalf("status --json: %v\n%s", err, js.Stdout)
 	}
 	got := doc.Apps[0]
 	if got.Status != "RUNNING" || got.Active != color || got.Release != rel || got.Running != 2 || got.Desired != 2 {

@@ -80,13 +80,7 @@ func (s spec) names(app, color string) []string {
 	return out
 }
 
-func quote(list []string) string {
-	q := make([]string, len(list))
-	for i, s := range list {
-		q[i] = fmt.Sprintf("%q", s)
-	}
-	return strings.Join(q, ", ")
-}
+func quote(list []string) string { return testenv.Quote(list) }
 
 func or(d, def time.Duration) time.Duration {
 	if d == 0 {
@@ -246,8 +240,8 @@ func (a *fapp) status(t *testing.T) statusDoc {
 	t.Helper()
 	r := mustLuma(t, a.dir, "status", "--json")
 	var doc statusDoc
-	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Apps) != 1 || len(doc.Apps[0].Servers) != 1 {
-		t.Fatalf("status --json: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil || len(doc.Apps) != 1 || len(doc.Apps[0].Servers) != 1 {
+		t.Fatalf("status --json: %v\n%s", err, r.Stdout)
 	}
 	return doc
 }
@@ -288,7 +282,7 @@ func (a *fapp) assertStopped(t *testing.T, state machine.State, active string) {
 	if app.Status != "MIXED" {
 		t.Errorf("status = %s, want MIXED while a dead run awaits recovery", app.Status)
 	}
-	text := mustLuma(t, a.dir, "status").stdout
+	text := mustLuma(t, a.dir, "status").Stdout
 	if !strings.Contains(text, want) || !strings.Contains(text, "(active: "+active+")") {
 		t.Errorf("status text lacks %q or the active color %s:\n%s", want, active, text)
 	}
@@ -351,11 +345,11 @@ func sorted(s []string) []string {
 // the failure line, and nothing left of it.
 func (a *fapp) assertRolledBack(t *testing.T, r result, s spec, color, rel string, lines ...string) {
 	t.Helper()
-	if r.code != 3 {
-		t.Errorf("exit %d, want 3 (rolled back)", r.code)
+	if r.Code != 3 {
+		t.Errorf("exit %d, want 3 (rolled back)", r.Code)
 	}
 	for _, l := range append(lines, "Rolled back: "+color+" containers still serve") {
-		if !strings.Contains(r.stdout+r.stderr, l) {
+		if !strings.Contains(r.Stdout+r.Stderr, l) {
 			t.Errorf("output lacks %q", l)
 		}
 	}
@@ -538,11 +532,11 @@ func startLuma(t *testing.T, dir, when string, on func(*run), args ...string) *r
 	}
 	go func() {
 		err := r.cmd.Wait()
-		r.res = result{stdout: r.out.String(), stderr: r.errb.String()}
+		r.res = result{Stdout: r.out.String(), Stderr: r.errb.String()}
 		if ee, ok := err.(*exec.ExitError); ok {
-			r.res.code = ee.ExitCode()
+			r.res.Code = ee.ExitCode()
 			if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
-				r.res.code = 128 + int(st.Signal())
+				r.res.Code = 128 + int(st.Signal())
 			}
 		}
 		close(r.done)
@@ -574,7 +568,7 @@ func (r *run) wait(d time.Duration) result {
 		<-r.done
 		r.t.Fatalf("luma %v did not end within %s:\n%s", r.args, d, r.res)
 	}
-	r.t.Logf("luma %s → exit %d\n%s%s", strings.Join(r.args, " "), r.res.code, r.res.stdout, r.res.stderr)
+	r.t.Logf("luma %s → exit %d\n%s%s", strings.Join(r.args, " "), r.res.Code, r.res.Stdout, r.res.Stderr)
 	return r.res
 }
 
@@ -582,8 +576,8 @@ func (r *run) wait(d time.Duration) result {
 func (r *run) kill() result {
 	r.signal(syscall.SIGKILL)
 	res := r.wait(10 * time.Second)
-	if res.code != 128+int(syscall.SIGKILL) {
-		r.t.Fatalf("luma ended with %d before it could be killed", res.code)
+	if res.Code != 128+int(syscall.SIGKILL) {
+		r.t.Fatalf("luma ended with %d before it could be killed", res.Code)
 	}
 	return res
 }

@@ -28,16 +28,16 @@ func TestInterruptBeforeSwitch(t *testing.T) {
 	r.signal(syscall.SIGINT)
 	res := r.wait(30 * time.Second)
 	l.check(t, "the interrupted deploy")
-	if res.code != 130 {
-		t.Errorf("exit %d, want 130", res.code)
+	if res.Code != 130 {
+		t.Errorf("exit %d, want 130", res.Code)
 	}
 	for _, line := range []string{"Rolling back: interrupted before the switch", "Cleaning up failed deployment containers...",
 		"Rolled back: " + from + " containers still serve"} {
-		if !strings.Contains(res.stdout, line) {
+		if !strings.Contains(res.Stdout, line) {
 			t.Errorf("output lacks %q", line)
 		}
 	}
-	if !strings.Contains(res.stderr, "interrupted: deploy of fintb r2 rolled back") {
+	if !strings.Contains(res.Stderr, "interrupted: deploy of fintb r2 rolled back") {
 		t.Errorf("error does not say the deploy was interrupted and rolled back")
 	}
 	a.assertClean(t, s1, from, "r1", "rolled_back")
@@ -48,7 +48,7 @@ func TestInterruptBeforeSwitch(t *testing.T) {
 	// The next deploy has nothing to recover.
 	s3 := spec{image: v2}
 	a.write(t, s3)
-	if r := mustLuma(t, a.dir, "deploy", "--release", "r3"); strings.Contains(r.stdout, "Recovering") {
+	if r := mustLuma(t, a.dir, "deploy", "--release", "r3"); strings.Contains(r.Stdout, "Recovering") {
 		t.Errorf("a clean rollback left something to recover")
 	}
 	a.assertClean(t, s3, otherColor(from), "r3", "deployed")
@@ -80,11 +80,11 @@ func TestInterruptAfterSwitch(t *testing.T) {
 	res := r.wait(30 * time.Second)
 	slow.Wait()
 	l.check(t, "the deploy interrupted after the switch")
-	if res.code != 130 {
-		t.Errorf("exit %d, want 130", res.code)
+	if res.Code != 130 {
+		t.Errorf("exit %d, want 130", res.Code)
 	}
-	if !strings.Contains(res.stdout, "Blue-green deployment completed successfully ✅") ||
-		!strings.Contains(res.stderr, "interrupted after the switch: the deploy of finta r2 was finished") {
+	if !strings.Contains(res.Stdout, "Blue-green deployment completed successfully ✅") ||
+		!strings.Contains(res.Stderr, "interrupted after the switch: the deploy of finta r2 was finished") {
 		t.Errorf("output does not say the deploy was finished after the interrupt")
 	}
 	a.assertClean(t, s2, otherColor(from), "r2", "deployed")

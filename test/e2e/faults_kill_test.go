@@ -110,9 +110,9 @@ func killIn(t *testing.T, c killCase) {
 	// While the dead run's lease lasts, another deploy fails and says who
 	// holds the lock, since when, in which state.
 	held := luma(t, a.dir, "deploy", "--release", "r3")
-	if held.code != 5 || !strings.Contains(held.stderr, fmt.Sprintf("held by %s since ", holderOf(r))) ||
-		!strings.Contains(held.stderr, fmt.Sprintf("(state %s)", c.state)) {
-		t.Errorf("deploy during the dead run's lease: exit %d, want 5 naming holder %q and state %s\n%s", held.code, holderOf(r), c.state, held)
+	if held.Code != 5 || !strings.Contains(held.Stderr, fmt.Sprintf("held by %s since ", holderOf(r))) ||
+		!strings.Contains(held.Stderr, fmt.Sprintf("(state %s)", c.state)) {
+		t.Errorf("deploy during the dead run's lease: exit %d, want 5 naming holder %q and state %s\n%s", held.Code, holderOf(r), c.state, held)
 	}
 
 	a.waitLeaseExpired(t)
@@ -130,8 +130,8 @@ func killIn(t *testing.T, c killCase) {
 		how = "finishing it first"
 	}
 	want := fmt.Sprintf("Recovering: the deploy of r2 by %s died (its lock lease expired) in %s", holderOf(r), c.state)
-	if rec.code != 0 || !strings.Contains(rec.stdout, want) || !strings.Contains(rec.stdout, how) {
-		t.Errorf("recovering deploy: exit %d, want 0 with %q … %q", rec.code, want, how)
+	if rec.Code != 0 || !strings.Contains(rec.Stdout, want) || !strings.Contains(rec.Stdout, how) {
+		t.Errorf("recovering deploy: exit %d, want 0 with %q … %q", rec.Code, want, how)
 	}
 	slow.Wait()
 	l.check(t, "the killed deploy and its recovery")

@@ -51,8 +51,8 @@ func TestProxyRestarted(t *testing.T) {
 	l.check(t, "the deploy before the restart")
 	restartProxy(t, a)
 	l = startLoad(a.host())
-	if res := r.wait(60 * time.Second); res.code != 0 {
-		t.Errorf("deploy across the restart: exit %d, want 0", res.code)
+	if res := r.wait(60 * time.Second); res.Code != 0 {
+		t.Errorf("deploy across the restart: exit %d, want 0", res.Code)
 	}
 	l.check(t, "the deploy after the restart")
 	a.assertClean(t, s3, c1, "r3", "deployed")
@@ -101,18 +101,18 @@ func TestConcurrentDeploys(t *testing.T) {
 
 	second := luma(t, a.dir, "deploy", "--release", "r3")
 	want := fmt.Sprintf("deploy lock for faultlock/flock held by %s since %s (state health_checking)", holderOf(first), since)
-	if second.code != 5 || !strings.Contains(second.stderr, want) {
-		t.Errorf("second deploy: exit %d, want 5 with %q", second.code, want)
+	if second.Code != 5 || !strings.Contains(second.Stderr, want) {
+		t.Errorf("second deploy: exit %d, want 5 with %q", second.Code, want)
 	}
 	waiting := startLuma(t, a.dir, "", nil, "deploy", "--release", "r3", "--lock-wait", "30s")
-	if res := first.wait(60 * time.Second); res.code != 0 {
-		t.Errorf("first deploy: exit %d, want 0", res.code)
+	if res := first.wait(60 * time.Second); res.Code != 0 {
+		t.Errorf("first deploy: exit %d, want 0", res.Code)
 	}
 	res := waiting.wait(60 * time.Second)
-	if res.code != 0 || !strings.Contains(res.stdout, "Waiting for the deploy lock held by "+holderOf(first)) {
-		t.Errorf("waiting deploy: exit %d, want 0 after waiting for %s", res.code, holderOf(first))
+	if res.Code != 0 || !strings.Contains(res.Stdout, "Waiting for the deploy lock held by "+holderOf(first)) {
+		t.Errorf("waiting deploy: exit %d, want 0 after waiting for %s", res.Code, holderOf(first))
 	}
-	if strings.Contains(res.stdout, "Recovering") {
+	if strings.Contains(res.Stdout, "Recovering") {
 		t.Errorf("the waiting deploy found something to recover: the first one did not finish before it")
 	}
 	l.check(t, "the concurrent deploys")

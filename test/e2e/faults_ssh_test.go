@@ -38,8 +38,8 @@ func TestSSHDroppedMidDeploy(t *testing.T) {
 	res := r.wait(60 * time.Second)
 	// Not 3 ("rolled back"): its containers and record are left until the
 	// server answers again.
-	if res.code != 1 || !strings.Contains(res.stderr, "could not be rolled back everywhere") {
-		t.Errorf("deploy whose server went away: exit %d, want 1 saying it could not roll back", res.code)
+	if res.Code != 1 || !strings.Contains(res.Stderr, "could not be rolled back everywhere") {
+		t.Errorf("deploy whose server went away: exit %d, want 1 saying it could not roll back", res.Code)
 	}
 	if rec := a.record(t); rec.State != machine.HealthChecking {
 		t.Errorf("record in %s, want health_checking: the server could not be reached to roll back", rec.State)
@@ -51,8 +51,8 @@ func TestSSHDroppedMidDeploy(t *testing.T) {
 	s3 := spec{image: v2}
 	a.write(t, s3)
 	rec := luma(t, a.dir, "deploy", "--release", "r3", "--lock-wait", "10s")
-	if rec.code != 0 || !strings.Contains(rec.stdout, "in health_checking; rolling it back first") {
-		t.Errorf("deploy after sshd came back: exit %d, want 0 after recovering the dropped run", rec.code)
+	if rec.Code != 0 || !strings.Contains(rec.Stdout, "in health_checking; rolling it back first") {
+		t.Errorf("deploy after sshd came back: exit %d, want 0 after recovering the dropped run", rec.Code)
 	}
 	l.check(t, "the dropped deploy and its recovery")
 	a.assertClean(t, s3, otherColor(from), "r3", "deployed")

@@ -39,7 +39,7 @@ services:
 	write("hi")
 
 	r := mustLuma(t, dir, "setup")
-	if !strings.Contains(r.stdout, "[localhost] Starting service cache (") {
+	if !strings.Contains(r.Stdout, "[localhost] Starting service cache (") {
 		t.Fatalf("setup did not start the service:\n%s", r)
 	}
 	name := project + "-cache"
@@ -57,22 +57,22 @@ services:
 	if labels := docker(t, "inspect", "-f", "{{json .Config.Labels}}", name); strings.Contains(labels, "tok-7f3a9") {
 		t.Fatalf("secret value in labels: %s", labels)
 	}
-	if strings.Contains(r.stdout+r.stderr, "tok-7f3a9") {
+	if strings.Contains(r.Stdout+r.Stderr, "tok-7f3a9") {
 		t.Fatal("secret value printed")
 	}
 
 	r = mustLuma(t, dir, "setup")
-	if !strings.Contains(r.stdout, "[localhost] Service cache is up to date") || docker(t, "inspect", "-f", "{{.Id}}", name) != id {
+	if !strings.Contains(r.Stdout, "[localhost] Service cache is up to date") || docker(t, "inspect", "-f", "{{.Id}}", name) != id {
 		t.Fatalf("unchanged service was touched:\n%s", r)
 	}
 
 	write("hello")
 	r = mustLuma(t, dir, "setup")
-	if !strings.Contains(r.stdout, "--restart-services") || docker(t, "inspect", "-f", "{{.Id}}", name) != id {
+	if !strings.Contains(r.Stdout, "--restart-services") || docker(t, "inspect", "-f", "{{.Id}}", name) != id {
 		t.Fatalf("changed service recreated without --restart-services:\n%s", r)
 	}
 	r = mustLuma(t, dir, "setup", "--restart-services")
-	if !strings.Contains(r.stdout, "Recreating service cache") || docker(t, "inspect", "-f", "{{.Id}}", name) == id {
+	if !strings.Contains(r.Stdout, "Recreating service cache") || docker(t, "inspect", "-f", "{{.Id}}", name) == id {
 		t.Fatalf("service not recreated:\n%s", r)
 	}
 	if env := docker(t, "inspect", "-f", "{{json .Config.Env}}", name); !strings.Contains(env, "GREETING=hello") {
@@ -86,7 +86,7 @@ services:
 			Servers []struct{ Name, State string }
 		}
 	}
-	if err := json.Unmarshal([]byte(st.stdout), &doc); err != nil || len(doc.Services) != 1 || doc.Services[0].Servers[0].State != "running" {
-		t.Fatalf("status --json services: %v\n%s", err, st.stdout)
+	if err := json.Unmarshal([]byte(st.Stdout), &doc); err != nil || len(doc.Services) != 1 || doc.Services[0].Servers[0].State != "running" {
+		t.Fatalf("status --json services: %v\n%s", err, st.Stdout)
 	}
 }

@@ -59,8 +59,8 @@ func TestShutdownSemantics(t *testing.T) {
 	r.signal(syscall.SIGCONT)
 	res := r.wait(60 * time.Second)
 	wg.Wait()
-	if res.code != 0 || !strings.Contains(res.stdout, "2 request(s) still in flight on the old containers after 2s; stopping them anyway") {
-		t.Errorf("deploy: exit %d, want 0 reporting the 2 requests still in flight after the drain", res.code)
+	if res.Code != 0 || !strings.Contains(res.Stdout, "2 request(s) still in flight on the old containers after 2s; stopping them anyway") {
+		t.Errorf("deploy: exit %d, want 0 reporting the 2 requests still in flight after the drain", res.Code)
 	}
 	for _, name := range []string{"within the drain", "within the stop"} {
 		if ans := answers[name]; ans.err != nil || ans.code != 200 || !strings.HasPrefix(ans.body, "slept") {

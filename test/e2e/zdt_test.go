@@ -21,7 +21,7 @@ func TestZeroDowntimeShort(t *testing.T) {
 		t.Run(fmt.Sprintf("replicas=%d", replicas), func(t *testing.T) {
 			bin := filepath.Join(t.TempDir(), "zdt")
 			build := exec.Command("go", "build", "-o", bin, "./bench/zerodowntime")
-			build.Dir = repoRoot()
+			build.Dir = testenv.RepoRoot()
 			if out, err := build.CombinedOutput(); err != nil {
 				t.Fatalf("build bench: %v\n%s", err, out)
 			}

@@ -24,12 +24,12 @@ func TestDeployThreeServers(t *testing.T) {
 	p.write(t, v1)
 	r := mustLuma(t, p.dir, "setup")
 	for _, s := range servers {
-		if !strings.Contains(r.stdout, fmt.Sprintf("[%s] Ready: luma-proxy serving on port %d ✓\n", s, proxyPort)) {
+		if !strings.Contains(r.Stdout, fmt.Sprintf("[%s] Ready: luma-proxy serving on port %d ✓\n", s, proxyPort)) {
 			t.Errorf("setup output lacks the ready line of %s", s)
 		}
 	}
 	r = mustLuma(t, p.dir, "deploy", "--release", "r1")
-	assertReadable(t, r.stdout)
+	assertReadable(t, r.Stdout)
 	for _, s := range servers {
 		for _, line := range []string{
 			fmt.Sprintf("[%s] Sending image %s to the server...", s, v1),
@@ -37,12 +37,12 @@ func TestDeployThreeServers(t *testing.T) {
 			fmt.Sprintf("[%s] Blue-green deployment completed successfully ✅", s),
 			fmt.Sprintf("[%s] deployed in ", s),
 		} {
-			if !strings.Contains(r.stdout, line) {
+			if !strings.Contains(r.Stdout, line) {
 				t.Errorf("deploy output lacks %q", line)
 			}
 		}
 	}
-	if !strings.Contains(r.stdout, "Summary of "+p.app+" r1 (") {
+	if !strings.Contains(r.Stdout, "Summary of "+p.app+" r1 (") {
 		t.Errorf("deploy output lacks the summary")
 	}
 	p.assertServing(t, "blue", "v1", "r1")
@@ -52,7 +52,7 @@ func TestDeployThreeServers(t *testing.T) {
 	r = mustLuma(t, p.dir, "deploy", "--release", "r2")
 	time.Sleep(300 * time.Millisecond) // load keeps going after the switch
 	stop()
-	assertReadable(t, r.stdout)
+	assertReadable(t, r.Stdout)
 	p.assertServing(t, "green", "v2", "r2")
 }
 
@@ -138,15 +138,15 @@ func TestUnhealthyOnOneServer(t *testing.T) {
 	r := luma(t, p.dir, "deploy", "--release", "r2")
 	close(done)
 	t.Logf("kill: %s", <-killed)
-	if r.code != 3 {
-		t.Fatalf("deploy exit = %d, want 3 (rolled back)\n%s", r.code, r)
+	if r.Code != 3 {
+		t.Fatalf("deploy exit = %d, want 3 (rolled back)\n%s", r.Code, r)
 	}
-	assertReadable(t, r.stdout)
-	if !strings.Contains(r.stdout, fmt.Sprintf("[%s] Health check failed for %s-green-1", servers[1], p.app)) {
+	assertReadable(t, r.Stdout)
+	if !strings.Contains(r.Stdout, fmt.Sprintf("[%s] Health check failed for %s-green-1", servers[1], p.app)) {
 		t.Errorf("output does not say %s-green-1 failed on %s", p.app, servers[1])
 	}
 	for _, s := range servers {
-		if !strings.Contains(r.stdout, fmt.Sprintf("[%s] rolled back", s)) {
+		if !strings.Contains(r.Stdout, fmt.Sprintf("[%s] rolled back", s)) {
 			t.Errorf("summary lacks the rollback of %s", s)
 		}
 	}
@@ -167,7 +167,7 @@ func TestUnreachableServer(t *testing.T) {
 	mustLuma(t, p.dir, "setup")
 	mustLuma(t, p.dir, "deploy", "--release", "r1")
 
-	script := filepath.Join(repoRoot(), "test", "servers")
+	script := filepath.Join(testenv.RepoRoot(), "test", "servers")
 	if out, err := exec.Command(script, "stop-sshd", "3").CombinedOutput(); err != nil {
 		t.Fatalf("stop sshd: %v\n%s", err, out)
 	}
@@ -179,11 +179,11 @@ func TestUnreachableServer(t *testing.T) {
 	before := snapshot(t, p)
 	p.write(t, v2)
 	r := luma(t, p.dir, "deploy", "--release", "r2")
-	if r.code == 0 {
+	if r.Code == 0 {
 		t.Fatalf("deploy with an unreachable server succeeded:\n%s", r)
 	}
-	if !strings.Contains(r.stderr, "["+servers[2]+"]") || !strings.Contains(r.stderr, "nothing was changed") {
-		t.Errorf("error does not name %s or say nothing changed:\n%s", servers[2], r.stderr)
+	if !strings.Contains(r.Stderr, "["+servers[2]+"]") || !strings.Contains(r.Stderr, "nothing was changed") {
+		t.Errorf("error does not name %s or say nothing changed:\n%s", servers[2], r.Stderr)
 	}
 	if after := snapshot(t, p); after != before {
 		t.Errorf("servers changed:\nbefore %s\nafter  %s", before, after)
@@ -199,8 +199,8 @@ func TestUnreachableServer(t *testing.T) {
 
 	st := luma(t, p.dir, "status")
 	for _, want := range []string{"MIXED", "[" + servers[2] + "] unreachable"} {
-		if !strings.Contains(st.stdout, want) {
-			t.Errorf("status lacks %q:\n%s", want, st.stdout)
+		if !strings.Contains(st.Stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, st.Stdout)
 		}
 	}
 }
@@ -240,15 +240,15 @@ func TestSwapFailsOnOneServer(t *testing.T) {
 	p.write(t, v2)
 	r := luma(t, p.dir, "deploy", "--release", "r2")
 	p.hosts = p.hosts[:1]
-	if r.code != 3 {
-		t.Fatalf("deploy exit = %d, want 3 (rolled back)\n%s", r.code, r)
+	if r.Code != 3 {
+		t.Fatalf("deploy exit = %d, want 3 (rolled back)\n%s", r.Code, r)
 	}
-	assertReadable(t, r.stdout)
-	if !strings.Contains(r.stdout, fmt.Sprintf("[%s] Failed to switch traffic", servers[1])) {
+	assertReadable(t, r.Stdout)
+	if !strings.Contains(r.Stdout, fmt.Sprintf("[%s] Failed to switch traffic", servers[1])) {
 		t.Errorf("output lacks the failed switch on %s", servers[1])
 	}
 	for _, i := range []int{0, 2} {
-		if !strings.Contains(r.stdout, fmt.Sprintf("[%s] Switching traffic back to blue containers...", servers[i])) {
+		if !strings.Contains(r.Stdout, fmt.Sprintf("[%s] Switching traffic back to blue containers...", servers[i])) {
 			t.Errorf("output lacks the switch back on %s", servers[i])
 		}
 	}
@@ -324,8 +324,8 @@ func TestKilledAfterSwitchConverges(t *testing.T) {
 	}
 
 	r := mustLuma(t, p.dir, "deploy", "--release", "r3", "--lock-wait", "30s")
-	assertReadable(t, r.stdout)
-	if !strings.Contains(r.stdout, "Recovering: the deploy of r2") {
+	assertReadable(t, r.Stdout)
+	if !strings.Contains(r.Stdout, "Recovering: the deploy of r2") {
 		t.Errorf("the next deploy does not say it recovers r2")
 	}
 	color := p.status(t).Apps[0].Active

@@ -11,16 +11,15 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/luma-deploy/luma/internal/testenv"
 )
 
 // proxyPort is luma-proxy's port on every test server.
@@ -41,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	script := filepath.Join(repoRoot(), "test", "servers")
+	script := filepath.Join(testenv.RepoRoot(), "test", "servers")
 	down := func() {
 		if out, err := exec.Command(script, "down").CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "test/servers down: %v\n%s", err, out)
@@ -78,58 +77,25 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	lumaBin = filepath.Join(dir, "luma")
-	build := exec.Command("go", "build", "-o", lumaBin, "./cmd/luma")
-	build.Dir = repoRoot()
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: build luma: %v\n%s", err, out)
+	if lumaBin, err = testenv.BuildLuma(dir); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: %v", err)
 		return 1
 	}
 	return m.Run()
 }
 
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
 // result is one run of the luma binary.
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.code, r.stdout, r.stderr)
-}
+type result = testenv.Result
 
 // luma runs the binary in dir without colors.
 func luma(t testing.TB, dir string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(lumaBin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run luma %v: %v", args, err)
-	}
-	t.Logf("luma %s → exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	return r
+	return testenv.Run(t, lumaBin, dir, args...)
 }
 
 func mustLuma(t testing.TB, dir string, args ...string) result {
 	t.Helper()
-	r := luma(t, dir, args...)
-	if r.code != 0 {
-		t.Fatalf("luma %v failed:\n%s", args, r)
-	}
-	return r
+	return testenv.MustRun(t, lumaBin, dir, args...)
 }
 
 // project is one test's luma.yml on some of the servers. Its app is named
@@ -150,13 +116,7 @@ func newProject(t *testing.T, name string) *project {
 // write writes luma.yml for image with extra plain environment.
 func (p *project) write(t testing.TB, image string, envs ...string) {
 	t.Helper()
-	q := func(xs []string) string {
-		out := make([]string, len(xs))
-		for i, x := range xs {
-			out[i] = fmt.Sprintf("%q", x)
-		}
-		return strings.Join(out, ", ")
-	}
+	q := testenv.Quote
 	yml := fmt.Sprintf(`name: %s
 ssh:
   user: root
@@ -191,13 +151,7 @@ apps:
 // leaving the servers' luma-proxy in place.
 func (p *project) remove() {
 	for i := range servers {
-		h := dockerHost(i)
-		out, _ := exec.Command("docker", "-H", h, "ps", "-aq", "--filter", "label=luma.project="+p.name).Output()
-		if ids := strings.Fields(string(out)); len(ids) > 0 {
-			exec.Command("docker", append([]string{"-H", h, "rm", "-f"}, ids...)...).Run()
-		}
-		exec.Command("docker", "-H", h, "network", "disconnect", "-f", p.name+"-network", "luma-proxy").Run()
-		exec.Command("docker", "-H", h, "network", "rm", p.name+"-network").Run()
+		testenv.RemoveProject(dockerHost(i), p.name)
 	}
 }
 
@@ -208,38 +162,20 @@ func dockerHost(i int) string { return env[fmt.Sprintf("LUMA_SERVER_%d_DOCKER_HO
 // docker runs the docker CLI against server i's engine.
 func docker(t testing.TB, i int, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("docker", append([]string{"-H", dockerHost(i)}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker on %s %v: %v\n%s", servers[i], args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return testenv.DockerCLI(t, dockerHost(i), args...)
 }
 
 // containers lists the names of the project's containers on server i.
 func (p *project) containers(t testing.TB, i int) []string {
 	t.Helper()
-	out := docker(t, i, "ps", "-a", "--filter", "label=luma.project="+p.name, "--format", "{{.Names}}")
-	if out == "" {
-		return nil
-	}
-	names := strings.Split(out, "\n")
-	sort.Strings(names)
-	return names
+	return testenv.ContainerNames(t, dockerHost(i), "luma.project="+p.name)
 }
 
 var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 
 // get asks server i's luma-proxy for path on host.
 func get(ctx context.Context, i int, host, path string) (int, string, error) {
-	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s:%d%s", servers[i], proxyPort, path), nil)
-	req.Host = host
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
+	return testenv.Get(ctx, client, fmt.Sprintf("%s:%d", servers[i], proxyPort), host, path)
 }
 
 // version asks the app behind host on server i which version answers.
@@ -275,8 +211,8 @@ func (p *project) status(t testing.TB) statusDoc {
 	t.Helper()
 	r := mustLuma(t, p.dir, "status", "--json")
 	var doc statusDoc
-	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Apps) != 1 {
-		t.Fatalf("status --json: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil || len(doc.Apps) != 1 {
+		t.Fatalf("status --json: %v\n%s", err, r.Stdout)
 	}
 	return doc
 }
