@@ -118,14 +118,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	if !ok {
 		return c
 	}
-	if e, ok := m.present("name"); ok {
-		if s, ok := d.str(e); ok {
-			d.check(e.val, e.path, checkName(s))
-			c.Name = s
-		}
-	} else {
-		d.missing(m, "name", top, "missing: set the project name, e.g. name: myproject")
-	}
+	c.Name = d.required(m, "name", top, checkName, "missing: set the project name, e.g. name: myproject")
 	if e, ok := m.present("ssh"); ok {
 		d.ssh(e, &c.SSH)
 	}
@@ -176,6 +169,21 @@ func (d *decoder) missing(m mapping, key string, parent entry, msg string) {
 		return
 	}
 	d.errorf(parent.key, join(parent.path, key), "%s", msg)
+}
+
+// required reads the string key of m, reporting msg when it is missing and
+// what valid says about a value that is there.
+func (d *decoder) required(m mapping, key string, parent entry, valid func(string) string, msg string) string {
+	e, ok := m.present(key)
+	if !ok {
+		d.missing(m, key, parent, msg)
+		return ""
+	}
+	v, ok := d.str(e)
+	if ok {
+		d.check(e.val, e.path, valid(v))
+	}
+	return v
 }
 
 func (d *decoder) ssh(e entry, s *SSH) {
@@ -527,14 +535,7 @@ func (d *decoder) service(name string, e entry) Service {
 	if !ok {
 		return s
 	}
-	if ie, ok := m.present("image"); ok {
-		if v, ok := d.str(ie); ok {
-			d.check(ie.val, ie.path, checkImage(v))
-			s.Image = v
-		}
-	} else {
-		d.missing(m, "image", e, "missing: set the image to run, e.g. image: postgres:16")
-	}
+	s.Image = d.required(m, "image", e, checkImage, "missing: set the image to run, e.g. image: postgres:16")
 	s.Servers = d.servers(m, e)
 	if pe, ok := m.present("ports"); ok {
 		items, _ := d.list(pe)
