@@ -221,11 +221,15 @@ func timings(out string) map[string]float64 {
 	return m
 }
 
+// cleanup removes the project's containers and network from the local
+// engine, leaving luma-proxy. A remote test server goes with `test/servers down`.
 func cleanup(project string) {
 	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=luma.project="+project).Output()
 	if ids := strings.Fields(string(out)); len(ids) > 0 {
 		exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
 	}
+	exec.Command("docker", "network", "disconnect", "-f", project+"-network", "luma-proxy").Run()
+	exec.Command("docker", "network", "rm", project+"-network").Run()
 }
 
 func describe(o options) string {
