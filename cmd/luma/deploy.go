@@ -24,6 +24,7 @@ type deployOptions struct {
 	lockWait time.Duration
 	lease    time.Duration
 	release  string
+	json     bool
 }
 
 func newDeployCmd(g *globals) *cobra.Command {
@@ -37,6 +38,7 @@ func newDeployCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&opts.lockWait, "lock-wait", 0, "wait this long for another deploy of the same app to finish")
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print the result as JSON on stdout (progress goes to stderr)")
 	cmd.Flags().StringVar(&opts.release, "release", "", "release name (default: git short SHA, -dirty when the tree has changes)")
 	// A shorter lease frees the app sooner after a run dies, but a run
 	// whose renewals stall longer than it can be overtaken: hidden, for
@@ -95,11 +97,18 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 	source, closeSource := localSource(ctx, g, f)
 	defer closeSource()
 
+	out := g.out
+	if opts.json {
+		out = newPrinter(g.stderr)
+	}
+	report := &deployReport{Project: cfg.Name, Release: rel}
 	var failed error
+	code := exitOK
 	for _, a := range apps {
-		image, err := appImage(ctx, g, cfg, a, rel, source)
-		if err != nil {
-			return err
+		image, err := appImage(ctx, g, out, cfg, a, rel, source)
+		if err != nil { // nothing of this app was changed on any server
+			failed, code = err, exitFailure
+			break
 		}
 		app := stepsApp(cfg, a, image, rel, envs[a.Name])
 		servers := make([]steps.Server, 0, len(a.Servers))
@@ -108,16 +117,23 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 			servers = append(servers, steps.Server{Name: name, Engine: s.Engine, Proxy: s.Proxy, Source: source})
 		}
 		start := time.Now()
-		res, err := steps.Deploy(ctx, app, servers, g.out, steps.Options{Holder: holder(), LockWait: opts.lockWait, Lease: opts.lease})
+		res, err := steps.Deploy(ctx, app, servers, out, steps.Options{Holder: holder(), LockWait: opts.lockWait, Lease: opts.lease})
 		g.log.Debug("deploy finished", "app", a.Name, "took", time.Since(start), "result", res)
-		printDeploySummary(g.out, a.Name, rel, time.Since(start), res)
+		printDeploySummary(out, a.Name, rel, time.Since(start), res)
+		report.add(a.Name, time.Since(start), res)
 		if err != nil {
-			failed = err
+			failed, code = err, deployExitCode(ctx, err)
 			break
 		}
 	}
+	if opts.json {
+		report.finish(code, failed)
+		if err := report.write(g.stdout); err != nil {
+			return err
+		}
+	}
 	if failed != nil {
-		return exitWith(deployExitCode(ctx, failed), failed)
+		return exitWith(code, failed)
 	}
 	return nil
 }
@@ -169,7 +185,7 @@ func localSource(ctx context.Context, g *globals, f *fleet.Fleet) (drivers.Image
 
 // appImage builds the app's image on the local engine when it has a build
 // section, tagged with the release; else it is the configured image.
-func appImage(ctx context.Context, g *globals, cfg *config.Config, a *config.App, rel string, source drivers.Images) (string, error) {
+func appImage(ctx context.Context, g *globals, out *printer, cfg *config.Config, a *config.App, rel string, source drivers.Images) (string, error) {
 	if a.Build == nil {
 		return a.Image, nil
 	}
@@ -177,7 +193,7 @@ func appImage(ctx context.Context, g *globals, cfg *config.Config, a *config.App
 		return "", fmt.Errorf("app %s has a build section but the local Docker engine is not reachable", a.Name)
 	}
 	tag := fmt.Sprintf("%s-%s:%s", cfg.Name, a.Name, rel)
-	g.out.Println("Building %s from %s...", tag, a.Build.Context)
+	out.Println("Building %s from %s...", tag, a.Build.Context)
 	tar, err := docker.TarDir(a.Build.Context)
 	if err != nil {
 		return "", err

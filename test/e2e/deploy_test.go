@@ -111,7 +111,8 @@ func blueGreen(t *testing.T, a app) {
 
 	// v3 never becomes healthy: the deploy fails, v2 keeps serving.
 	a.write(t, v2, "UP_STATUS=500")
-	r = luma(t, a.dir, "deploy", "--release", "r3")
+	// With --json the result goes to stdout for scripts, progress to stderr.
+	r = luma(t, a.dir, "deploy", "--release", "r3", "--json")
 	if r.Code != 3 {
 		t.Fatalf("broken deploy exit = %d, want 3 (rolled back)\n%s", r.Code, r)
 	}
@@ -119,9 +120,22 @@ func blueGreen(t *testing.T, a app) {
 		fmt.Sprintf("[%s] Health check failed for %s-blue-", a.server, a.name),
 		fmt.Sprintf("[%s] Cleaning up failed deployment containers...", a.server),
 	} {
-		if !strings.Contains(r.Stdout, line) {
-			t.Errorf("failed deploy output lacks %q", line)
+		if !strings.Contains(r.Stderr, line) {
+			t.Errorf("failed deploy progress lacks %q", line)
 		}
+	}
+	var res struct {
+		OK       bool `json:"ok"`
+		ExitCode int  `json:"exit_code"`
+		Apps     []struct {
+			Servers []struct{ Server, Outcome, Active, Error string }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil || res.OK || res.ExitCode != 3 || len(res.Apps) != 1 {
+		t.Fatalf("deploy --json: %v\n%s", err, r.Stdout)
+	}
+	if s := res.Apps[0].Servers[0]; s.Server != a.server || s.Outcome != "rolled_back" || s.Active != "green" || !strings.Contains(s.Error, "/up returned 500") {
+		t.Fatalf("deploy --json server result = %+v", s)
 	}
 	assertServing(t, a, "green", "v2", "r2")
 }
