@@ -63,13 +63,13 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 	// Everything that can fail without a server is checked first.
 	secrets, err := loadSecretsIfNeeded(cfg, apps)
 	if err != nil {
-		return exitWith(exitUsage, err)
+		return exitWith(exitConfig, err)
 	}
 	envs := map[string][]string{}
 	for _, a := range apps {
 		env, err := cfg.Env(a.Environment, secrets)
 		if err != nil {
-			return exitWith(exitUsage, fmt.Errorf("app %s: %w", a.Name, err))
+			return exitWith(exitConfig, fmt.Errorf("app %s: %w", a.Name, err))
 		}
 		envs[a.Name] = env
 	}

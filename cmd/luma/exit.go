@@ -6,7 +6,8 @@ package main
 const (
 	exitOK          = 0
 	exitFailure     = 1 // any other error: unreachable server, engine error
-	exitUsage       = 2 // bad flags, arguments or luma.yml; nothing was changed
+	exitConfig      = 1 // luma.yml or .luma/secrets is not valid; nothing was changed
+	exitUsage       = 2 // bad flags or arguments; nothing was changed
 	exitRolledBack  = 3 // deploy failed before the switch and rolled back
 	exitAfterSwitch = 4 // deploy stopped after the switch; run `luma deploy` again
 	exitLocked      = 5 // another deploy holds the lock

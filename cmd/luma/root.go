@@ -27,7 +27,7 @@ new version beside the old one, health-checks it, switches traffic atomically
 in luma-proxy, drains in-flight requests, stops the old containers gracefully,
 and rolls back by itself when anything fails.
 
-Exit codes: 0 ok, 1 error, 2 bad usage or config (nothing changed),
+Exit codes: 0 ok, 1 error (an invalid luma.yml changes nothing), 2 bad usage,
 3 deploy failed and rolled back, 4 deploy stopped after the switch (run it
 again to finish), 5 another deploy holds the lock, 130 interrupted.`,
 		Version:       version(),

@@ -47,7 +47,7 @@ func runSetup(ctx context.Context, g *globals, opts *setupOptions) error {
 	}
 	services, err := servicesByServer(cfg)
 	if err != nil {
-		return exitWith(exitUsage, err)
+		return exitWith(exitConfig, err)
 	}
 	exe, err := os.Executable()
 	if err != nil {

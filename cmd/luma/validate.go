@@ -39,9 +39,9 @@ func loadConfig(g *globals) (*config.Config, error) {
 		if len(errs) == 1 {
 			noun = "error"
 		}
-		return nil, exitWith(exitUsage, fmt.Errorf("%s is not valid (%d %s); nothing was changed", g.config, len(errs), noun))
+		return nil, exitWith(exitConfig, fmt.Errorf("%s is not valid (%d %s); nothing was changed", g.config, len(errs), noun))
 	}
-	return nil, exitWith(exitUsage, err)
+	return nil, exitWith(exitConfig, err)
 }
 
 func printSummary(p *printer, cfg *config.Config) {
