@@ -335,3 +335,20 @@ func TestRebuiltTagIsSentAgain(t *testing.T) {
 		t.Fatalf("server has %s, local engine %s", got, want)
 	}
 }
+
+// Containers of the active color removed by hand: the deploy says so and
+// deploys the other color, which then serves.
+func TestActiveContainersGone(t *testing.T) {
+	e := newEnv(t, 1)
+	e.mustDeploy("r1", Blue)
+	ctx := context.Background()
+	e.hosts[0].RemoveRoute(ctx, "shop/blog") // as a user cleaning up by hand would
+	for _, c := range e.hosts[0].Containers() {
+		e.hosts[0].Remove(ctx, c.Name)
+	}
+	e.out.reset()
+	e.mustDeploy("r2", Green)
+	if !slices.Contains(e.out.all(), "[server1] Active blue containers are gone, deploying: green") {
+		t.Fatalf("lines:\n%s", e.out.text())
+	}
+}

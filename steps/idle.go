@@ -71,9 +71,14 @@ func (r *run) plan(ctx context.Context) error {
 	}
 
 	r.say("Deploying %s (%s)...", r.app.Name, plural(r.app.Replicas, "replica", "replicas"))
-	if from != "" {
+	switch {
+	case from != "" && len(byColor[from]) == 0:
+		// The record says which color served, but its containers are gone
+		// (removed by hand): say so rather than name a version that is not there.
+		r.say("Active %s containers are gone, deploying: %s", from, to)
+	case from != "":
 		r.say("Current active: %s, deploying: %s", from, to)
-	} else {
+	default:
 		r.say("No active version, deploying: %s", to)
 	}
 	if len(legacy) > 0 {
