@@ -48,15 +48,15 @@ func (r *run) create(ctx context.Context) error {
 				}
 			}
 			if ctx.Err() == nil {
-				r.say("Failed to create container %s: %v", name, err)
+				r.say("Failed to create container %s: %v", name, drivers.Reason(err))
 			}
-			return fmt.Errorf("create container %s: %w", name, err)
+			return fmt.Errorf("create container %s: %w", name, drivers.Reason(err))
 		}
 		if err := r.srv.Engine.Start(ctx, name); err != nil {
 			if ctx.Err() == nil {
-				r.say("Failed to start container %s: %v", name, err)
+				r.say("Failed to start container %s: %v", name, drivers.Reason(err))
 			}
-			return fmt.Errorf("start container %s: %w", name, err)
+			return fmt.Errorf("start container %s: %w", name, drivers.Reason(err))
 		}
 		return nil
 	})

@@ -60,7 +60,7 @@ func (e *Engine) Create(ctx context.Context, spec drivers.ContainerSpec) error {
 	})
 	if err != nil && isNotFound(err) {
 		// The name is new, so what is missing is the image or the network.
-		return fmt.Errorf("%s: %w (%v)", what, drivers.ErrNotFound, err)
+		return &drivers.OpError{Op: what, Err: fmt.Errorf("%w (%v)", drivers.ErrNotFound, err)}
 	}
 	return wrap(err, what)
 }

@@ -143,9 +143,9 @@ func wrap(err error, what string) error {
 	case err == nil:
 		return nil
 	case cerrdefs.IsNotFound(err):
-		return fmt.Errorf("%s: %w", what, drivers.ErrNotFound)
+		return &drivers.OpError{Op: what, Err: drivers.ErrNotFound}
 	case cerrdefs.IsConflict(err):
-		return fmt.Errorf("%s: %w (%v)", what, drivers.ErrConflict, err)
+		return &drivers.OpError{Op: what, Err: fmt.Errorf("%w (%v)", drivers.ErrConflict, err)}
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	return &drivers.OpError{Op: what, Err: err}
 }
