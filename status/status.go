@@ -195,8 +195,20 @@ func deployWords(s Server, r *machine.Record) string {
 	if s.Lock != nil {
 		return fmt.Sprintf("in progress: %s (%s → %s), by %s", r.State, r.FromColor, r.ToColor, s.Lock.Holder)
 	}
-	if machine.Switched(r.State) {
+	switch {
+	case machine.Switched(r.State):
 		return fmt.Sprintf("interrupted in %s after the switch: the next `luma deploy %s` finishes it", r.State, r.App)
+	case r.State == machine.Switching:
+		// The run may have died with the route already swapped: say where
+		// traffic is (s.Active follows the route) rather than "before".
+		on, back := s.Active, "puts it back on "+r.FromColor
+		if on == "" {
+			on = "no version"
+		}
+		if r.FromColor == "" {
+			back = "takes the new route down"
+		}
+		return fmt.Sprintf("interrupted in switching, traffic on %s: the next `luma deploy %s` %s and rolls back", on, r.App, back)
 	}
 	return fmt.Sprintf("interrupted in %s before the switch: the next `luma deploy %s` rolls it back", r.State, r.App)
 }

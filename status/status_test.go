@@ -3,6 +3,7 @@ package status
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,18 @@ func running(color string, n int) []drivers.Container {
 		out = append(out, drivers.Container{State: "running", Labels: map[string]string{"luma.color": color}})
 	}
 	return out
+}
+
+// named names containers as luma does, {app}-{color}-{n}, with the release.
+func named(app string, cs []drivers.Container) []drivers.Container {
+	n := map[string]int{}
+	for i := range cs {
+		color := cs[i].Labels["luma.color"]
+		n[color]++
+		cs[i].Name = fmt.Sprintf("%s-%s-%d", app, color, n[color])
+		cs[i].Labels["luma.release"] = map[string]string{"blue": "r1", "green": "r2"}[color]
+	}
+	return cs
 }
 
 func idle(active, rel string) *machine.Record {
@@ -49,6 +62,11 @@ func TestVerdicts(t *testing.T) {
 			{Name: "s1", Containers: append(running("blue", 2), running("green", 2)...),
 				Record: &machine.Record{App: "blog", State: machine.Draining, FromColor: "blue", ToColor: "green", Active: "green", Release: "r2", Previous: "r1"}},
 		}, Mixed, "green", "finishes it"},
+		{"killed mid-switch after the route moved", []ServerInput{
+			{Name: "s1", Containers: named("blog", append(running("blue", 2), running("green", 2)...)),
+				Record: &machine.Record{App: "blog", State: machine.Switching, FromColor: "blue", ToColor: "green", Active: "blue", Release: "r2", Previous: "r1"},
+				Route:  &drivers.Route{Targets: []string{"blog-green-1:3000", "blog-green-2:3000"}}},
+		}, Mixed, "green", "traffic on green: the next `luma deploy blog` puts it back on blue and rolls back"},
 		{"deploy in progress holds a live lock", []ServerInput{
 			{Name: "s1", Containers: append(running("blue", 2), running("green", 1)...),
 				Record: &machine.Record{App: "blog", State: machine.HealthChecking, FromColor: "blue", ToColor: "green", Active: "blue", Release: "r2", Previous: "r1"},
