@@ -184,6 +184,9 @@ type Store interface {
 	Unlock(ctx context.Context, key, holder string) error
 	// Load returns the record of project/app, or ErrNotFound.
 	Load(ctx context.Context, project, app string) (machine.Record, error)
+	// Forget deletes the record of project/app, for an app taken away; a
+	// missing record is no error, so it is safe to repeat.
+	Forget(ctx context.Context, project, app string) error
 	Records(ctx context.Context) ([]machine.Record, error)
 	Locks(ctx context.Context) ([]Lock, error)
 }

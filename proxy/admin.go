@@ -83,6 +83,12 @@ func (s *server) handle(ctx context.Context, req protocol.Request) protocol.Resp
 			return errResponse(err)
 		}
 		return protocol.Response{Record: &r}
+	case protocol.OpForget:
+		err := s.store.Forget(req.Project, req.App)
+		if err == nil {
+			s.logger.Printf("record %s forgotten", recordKey(req.Project, req.App))
+		}
+		return s.changed(err)
 	case protocol.OpRecords:
 		return protocol.Response{Records: s.store.Records()}
 	case protocol.OpLocks:

@@ -134,3 +134,32 @@ func TestUnreadableStateIsKeptAsideAndProxyStarts(t *testing.T) {
 		t.Fatalf("state after a change: %+v %v %v", st, skipped, err)
 	}
 }
+
+func TestForgetIsPersisted(t *testing.T) {
+	opts := testOptions(t)
+	ctx := context.Background()
+	p1 := startProxy(t, opts)
+	for _, req := range []protocol.Request{
+		{Op: protocol.OpSave, Record: &machine.Record{Project: "demo", App: "gone", Server: "s1", State: machine.Idle}},
+		{Op: protocol.OpSave, Record: &machine.Record{Project: "demo", App: "kept", Server: "s1", State: machine.Idle}},
+		{Op: protocol.OpForget, Project: "demo", App: "gone"},
+		{Op: protocol.OpForget, Project: "demo", App: "never"}, // no error: safe to repeat
+	} {
+		if resp := p1.handle(ctx, req); resp.Error != "" {
+			t.Fatalf("%s: %s", req.Op, resp.Error)
+		}
+	}
+	if resp := p1.handle(ctx, protocol.Request{Op: protocol.OpForget, App: "gone"}); resp.Error == "" {
+		t.Fatal("forget without a project was accepted")
+	}
+	p1.stop()
+
+	opts.SocketPath = shortSocketPath(t)
+	p2 := startProxy(t, opts)
+	if resp := p2.handle(ctx, protocol.Request{Op: protocol.OpLoad, Project: "demo", App: "gone"}); resp.Kind != protocol.KindNotFound {
+		t.Fatalf("forgotten record came back after a restart: %+v", resp)
+	}
+	if recs := p2.store.Records(); len(recs) != 1 || recs[0].App != "kept" {
+		t.Fatalf("records after restart = %+v", recs)
+	}
+}

@@ -142,6 +142,17 @@ func (s *Store) Load(project, app string) (machine.Record, error) {
 	return r, nil
 }
 
+// Forget deletes the record of project/app; a missing one is no error.
+func (s *Store) Forget(project, app string) error {
+	if project == "" || app == "" {
+		return errors.New("forget needs a project and an app")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.records, recordKey(project, app))
+	return nil
+}
+
 // Records lists every record, sorted by project/app.
 func (s *Store) Records() []machine.Record {
 	s.mu.Lock()

@@ -143,3 +143,25 @@ func isLocked(err error) bool {
 	var l *drivers.LockedError
 	return errors.As(err, &l)
 }
+
+func TestForgetDeletesOnlyThatRecord(t *testing.T) {
+	s, _ := newTestStore()
+	s.Save(machine.Record{Project: "demo", App: "blog", State: machine.Idle})
+	s.Save(machine.Record{Project: "demo", App: "api", State: machine.Idle})
+	if err := s.Forget("demo", "blog"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load("demo", "blog"); !errors.Is(err, drivers.ErrNotFound) {
+		t.Fatalf("forgotten record still loads: %v", err)
+	}
+	if _, err := s.Load("demo", "api"); err != nil {
+		t.Fatalf("another app's record went too: %v", err)
+	}
+	// Forgetting again, or a record never saved, is no error.
+	if err := s.Forget("demo", "blog"); err != nil {
+		t.Fatalf("forget again: %v", err)
+	}
+	if err := s.Forget("", "blog"); err == nil {
+		t.Fatal("forget without a project was accepted")
+	}
+}

@@ -53,6 +53,7 @@ again to finish), 5 another deploy holds the lock, 130 interrupted.`,
 		newSetupCmd(g),
 		newDeployCmd(g),
 		newStatusCmd(g),
+		newRemoveCmd(g),
 		newProxyCmd(g),
 	)
 	return root

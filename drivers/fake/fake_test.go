@@ -262,3 +262,31 @@ func TestExecStream(t *testing.T) {
 		t.Fatalf("injected fault: %v", err)
 	}
 }
+
+func TestForget(t *testing.T) {
+	h := NewHost("s1")
+	h.Save(bg, machine.Record{Project: "p", App: "a", State: machine.Idle})
+	h.Save(bg, machine.Record{Project: "p", App: "b", State: machine.Idle})
+	if err := h.Forget(bg, "p", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := h.Record("p", "a"); ok {
+		t.Fatal("forgotten record is still there")
+	}
+	if _, ok := h.Record("p", "b"); !ok {
+		t.Fatal("another app's record went too")
+	}
+	if err := h.Forget(bg, "p", "a"); err != nil {
+		t.Fatalf("forget again: %v", err)
+	}
+	h.Inject(Fault{Op: "Forget", Match: "p/b"})
+	if err := h.Forget(bg, "p", "b"); !errors.Is(err, ErrInjected) {
+		t.Fatalf("injected fault: %v", err)
+	}
+	if _, ok := h.Record("p", "b"); !ok {
+		t.Fatal("a failed forget deleted the record")
+	}
+	if n := h.Calls("Forget"); n != 3 {
+		t.Fatalf("Forget calls = %d, want 3", n)
+	}
+}

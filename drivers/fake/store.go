@@ -119,6 +119,17 @@ func (h *Host) Load(ctx context.Context, project, app string) (machine.Record, e
 	return r, nil
 }
 
+// Forget deletes the record of project/app; a missing one is no error.
+func (h *Host) Forget(ctx context.Context, project, app string) error {
+	if err := h.call(ctx, "Forget", project+"/"+app); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.records, project+"/"+app)
+	return nil
+}
+
 // Records lists the records by project/app.
 func (h *Host) Records(ctx context.Context) ([]machine.Record, error) {
 	if err := h.call(ctx, "Records", ""); err != nil {

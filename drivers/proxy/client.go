@@ -211,6 +211,13 @@ func (c *Client) Load(ctx context.Context, project, app string) (machine.Record,
 	return *resp.Record, nil
 }
 
+// Forget deletes the record of project/app; forgetting a missing record
+// is no error, so a lost answer is simply asked again.
+func (c *Client) Forget(ctx context.Context, project, app string) error {
+	_, err := c.call(ctx, protocol.Request{Op: protocol.OpForget, Project: project, App: app})
+	return err
+}
+
 // Records lists every record on the server.
 func (c *Client) Records(ctx context.Context) ([]machine.Record, error) {
 	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpRecords})

@@ -207,6 +207,15 @@ func TestClientStore(t *testing.T) {
 	if locks, err := c.Locks(ctx); err != nil || len(locks) != 1 || locks[0].State != machine.Switching {
 		t.Fatalf("locks = %+v, %v", locks, err)
 	}
+	if err := c.Forget(ctx, "demo", "web"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Load(ctx, "demo", "web"); !errors.Is(err, drivers.ErrNotFound) {
+		t.Fatalf("load of a forgotten record: %v", err)
+	}
+	if err := c.Forget(ctx, "demo", "web"); err != nil {
+		t.Fatalf("forget again: %v", err)
+	}
 	if err := c.Unlock(ctx, "demo/web", "alice@laptop 42"); err != nil {
 		t.Fatal(err)
 	}

@@ -294,6 +294,16 @@ func TestClientSessionBreaks(t *testing.T) {
 	if r, err := c.Load(ctx, "demo", "web"); err != nil || r.Release != "r9" {
 		t.Fatalf("load after a lost save = %+v, %v", r, err)
 	}
+	// So is a Forget.
+	e.mu.Lock()
+	e.breakOn = "forget"
+	e.mu.Unlock()
+	if err := c.Forget(ctx, "demo", "web"); err != nil {
+		t.Fatalf("forget across a broken session: %v", err)
+	}
+	if _, err := c.Load(ctx, "demo", "web"); !errors.Is(err, drivers.ErrNotFound) {
+		t.Fatalf("load after a lost forget: %v", err)
+	}
 	// A SetRoute may have been applied: its caller is told so, not given a
 	// wrong "replaced" route by running it twice.
 	e.mu.Lock()
@@ -303,8 +313,8 @@ func TestClientSessionBreaks(t *testing.T) {
 	if !errors.Is(err, client.ErrSessionLost) || !strings.Contains(err.Error(), "may have been applied") {
 		t.Fatalf("set_route on a broken session: %v", err)
 	}
-	if s, o := e.sessions.Load(), e.oneShots.Load(); s != 3 || o != 2 {
-		t.Fatalf("%d session(s) and %d one-shot exec(s), want 3 and 2", s, o)
+	if s, o := e.sessions.Load(), e.oneShots.Load(); s != 4 || o != 3 {
+		t.Fatalf("%d session(s) and %d one-shot exec(s), want 4 and 3", s, o)
 	}
 }
 

@@ -36,6 +36,7 @@ const (
 	OpUnlock      = "unlock"       // Key, Holder
 	OpSave        = "save"         // Record
 	OpLoad        = "load"         // Project, App → Record, or NotFound
+	OpForget      = "forget"       // Project, App: the record is deleted
 	OpRecords     = "records"      // → Records
 	OpLocks       = "locks"        // → Locks
 	OpPing        = "ping"         // → Version

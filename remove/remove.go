@@ -1,0 +1,170 @@
+// Package remove takes an app away from a server cleanly: under the app's
+// deploy lock it stops routing to it, lets in-flight requests finish,
+// stops and removes its containers, and forgets its deploy record. Every
+// step is safe to repeat, so an interrupted remove is finished by running
+// it again. The project network and luma-proxy stay: other apps use them.
+package remove
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/luma-deploy/luma/drivers"
+)
+
+// App is what removing an app needs to know.
+type App struct {
+	Project, Name string
+	DrainTimeout  time.Duration // for requests in flight when the route goes
+	StopTimeout   time.Duration // between SIGTERM and SIGKILL
+}
+
+// Key is the app's route and deploy lock key, as the deploy uses them.
+func (a App) Key() string { return a.Project + "/" + a.Name }
+
+// Options name the run in the lock.
+type Options struct {
+	Holder string
+	Lease  time.Duration // renewed every third of it while the remove runs
+}
+
+// Reporter prints one progress line for a server.
+type Reporter interface {
+	Printf(server, format string, args ...any)
+}
+
+// Server removes app from one server. A live deploy of the app (or
+// another remove) holding the lock fails it with *drivers.LockedError
+// before anything changes.
+func Server(ctx context.Context, server string, e drivers.Containers, p drivers.Proxy, app App, opts Options, rep Reporter) (err error) {
+	key := app.Key()
+	if _, err := p.Lock(ctx, key, opts.Holder, opts.Lease); err != nil {
+		var held *drivers.LockedError
+		if errors.As(err, &held) {
+			return err
+		}
+		return fmt.Errorf("take deploy lock %s: %w", key, err)
+	}
+	stopRenew := renew(ctx, p, key, opts, func(err error) {
+		rep.Printf(server, "Could not renew the deploy lock: %v", err)
+	})
+	defer func() {
+		stopRenew()
+		// Released also after a failure or an interrupt.
+		if uerr := p.Unlock(context.WithoutCancel(ctx), key, opts.Holder); uerr != nil {
+			rep.Printf(server, "Could not release the deploy lock (it expires in %s): %v", opts.Lease, uerr)
+		}
+	}()
+
+	rep.Printf(server, "Removing %s...", app.Name)
+	if err := unroute(ctx, server, p, app, rep); err != nil {
+		return err
+	}
+	n, err := removeContainers(ctx, e, app)
+	if err != nil {
+		return err
+	}
+	rep.Printf(server, "Stopped and removed %d %s", n, map[bool]string{true: "container", false: "containers"}[n == 1])
+	if err := p.Forget(ctx, app.Project, app.Name); err != nil {
+		return fmt.Errorf("forget the deploy record of %s: %w", key, err)
+	}
+	rep.Printf(server, "%s removed ✓", app.Name)
+	return nil
+}
+
+// unroute stops serving the app's hosts, then waits for the requests in
+// flight on its targets: RemoveRoute only starts their drain.
+func unroute(ctx context.Context, server string, p drivers.Router, app App, rep Reporter) error {
+	routes, err := p.Routes(ctx)
+	if err != nil {
+		return fmt.Errorf("read routes: %w", err)
+	}
+	var targets []string
+	for _, r := range routes {
+		if r.App == app.Key() {
+			targets = append(append(targets, r.Targets...), r.Draining...)
+		}
+	}
+	if err := p.RemoveRoute(ctx, app.Key()); err != nil {
+		return fmt.Errorf("remove route %s: %w", app.Key(), err)
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	left, err := p.Drain(ctx, app.Key(), targets, app.DrainTimeout)
+	if err != nil {
+		return fmt.Errorf("drain %s: %w", app.Key(), err)
+	}
+	if left > 0 {
+		rep.Printf(server, "%d request(s) still in flight after %s; stopping the containers anyway", left, app.DrainTimeout)
+	}
+	return nil
+}
+
+// removeContainers stops and removes, all at once, every container
+// labelled with the app's project and name: both colors and any from
+// before blue-green. A container without both labels is never touched.
+func removeContainers(ctx context.Context, e drivers.Containers, app App) (int, error) {
+	cs, err := e.List(ctx, map[string]string{"luma.project": app.Project, "luma.app": app.Name})
+	if err != nil {
+		return 0, fmt.Errorf("list containers of %s: %w", app.Key(), err)
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		errs    []error
+		removed int
+	)
+	for _, c := range cs {
+		if c.Labels["luma.project"] != app.Project || c.Labels["luma.app"] != app.Name {
+			continue // an engine filter is trusted, but never blindly
+		}
+		wg.Go(func() {
+			err := e.Stop(ctx, c.Name, app.StopTimeout)
+			if err != nil && !errors.Is(err, drivers.ErrNotFound) {
+				err = fmt.Errorf("stop %s: %w", c.Name, err)
+			} else if err = e.Remove(ctx, c.Name); err != nil {
+				err = fmt.Errorf("remove %s: %w", c.Name, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			removed++
+		})
+	}
+	wg.Wait()
+	return removed, errors.Join(errs...)
+}
+
+// renew keeps the lease alive until the returned func is called.
+func renew(ctx context.Context, p drivers.Store, key string, opts Options, warn func(error)) func() {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(opts.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := p.Renew(ctx, key, opts.Holder, opts.Lease); err != nil && ctx.Err() == nil {
+				warn(err)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
+}
