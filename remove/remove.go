@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/steps"
 )
 
 // App is what removing an app needs to know.
@@ -48,7 +49,7 @@ func Server(ctx context.Context, server string, e drivers.Containers, p drivers.
 		}
 		return fmt.Errorf("take deploy lock %s: %w", key, err)
 	}
-	stopRenew := renew(ctx, p, key, opts, func(err error) {
+	stopRenew := steps.KeepLease(ctx, p, key, opts.Holder, opts.Lease, func(err error) {
 		rep.Printf(server, "Could not renew the deploy lock: %v", err)
 	})
 	defer func() {
@@ -108,7 +109,7 @@ func unroute(ctx context.Context, server string, p drivers.Router, app App, rep 
 // labelled with the app's project and name: both colors and any from
 // before blue-green. A container without both labels is never touched.
 func removeContainers(ctx context.Context, e drivers.Containers, app App) (int, error) {
-	cs, err := e.List(ctx, map[string]string{"luma.project": app.Project, "luma.app": app.Name})
+	cs, err := e.List(ctx, map[string]string{steps.LabelProject: app.Project, steps.LabelApp: app.Name})
 	if err != nil {
 		return 0, fmt.Errorf("list containers of %s: %w", app.Key(), err)
 	}
@@ -119,7 +120,7 @@ func removeContainers(ctx context.Context, e drivers.Containers, app App) (int, 
 		removed int
 	)
 	for _, c := range cs {
-		if c.Labels["luma.project"] != app.Project || c.Labels["luma.app"] != app.Name {
+		if c.Labels[steps.LabelProject] != app.Project || c.Labels[steps.LabelApp] != app.Name {
 			continue // an engine filter is trusted, but never blindly
 		}
 		wg.Go(func() {
@@ -140,31 +141,4 @@ func removeContainers(ctx context.Context, e drivers.Containers, app App) (int, 
 	}
 	wg.Wait()
 	return removed, errors.Join(errs...)
-}
-
-// renew keeps the lease alive until the returned func is called.
-func renew(ctx context.Context, p drivers.Store, key string, opts Options, warn func(error)) func() {
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(opts.Lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if err := p.Renew(ctx, key, opts.Holder, opts.Lease); err != nil && ctx.Err() == nil {
-				warn(err)
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-stopped
-	}
 }

@@ -79,43 +79,23 @@ func (d *deploy) unlock(ctx context.Context) {
 	}
 }
 
-// keepLeases renews every lock each Lease/3 while the run lives. When a
-// lease cannot be renewed twice running, or another holder has the lock,
-// the returned context is cancelled with ErrLeaseLost: before the switch
-// the run rolls back, after it the run finishes.
+// keepLeases keeps every server's lease while the run lives. When one is
+// lost (another holder has it, or two renewals in a row failed) the
+// returned context is cancelled with ErrLeaseLost: before the switch the
+// run rolls back, after it the run finishes.
 func (d *deploy) keepLeases(ctx context.Context) (context.Context, func()) {
 	live, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(d.opts.Lease / 3)
-		defer t.Stop()
-		failures := map[*run]int{}
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			for _, r := range d.runs {
-				err := r.srv.Proxy.Renew(context.WithoutCancel(ctx), r.app.Key(), r.opts.Holder, d.opts.Lease)
-				if err == nil {
-					failures[r] = 0
-					continue
-				}
-				failures[r]++
-				var held *drivers.LockedError
-				if errors.As(err, &held) || failures[r] >= 2 {
-					r.say("Lost the deploy lock: %v", err)
-					cancel(fmt.Errorf("%w on %s: %v", ErrLeaseLost, r.srv.Name, err))
-				}
-			}
-		}
-	}()
+	var stops []func()
+	for _, r := range d.runs {
+		stops = append(stops, KeepLease(ctx, r.srv.Proxy, r.app.Key(), r.opts.Holder, d.opts.Lease, func(err error) {
+			r.say("Lost the deploy lock: %v", err)
+			cancel(fmt.Errorf("%w on %s: %v", ErrLeaseLost, r.srv.Name, err))
+		}))
+	}
 	return live, func() {
-		close(done)
-		<-stopped
+		for _, stop := range stops {
+			stop()
+		}
 		cancel(nil)
 	}
 }
