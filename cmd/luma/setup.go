@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/luma-deploy/luma/config"
+	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/fleet"
 	"github.com/luma-deploy/luma/setup"
 	"github.com/spf13/cobra"
@@ -58,8 +59,13 @@ func runSetup(ctx context.Context, g *globals, opts *setupOptions) error {
 		return err
 	}
 	defer f.Close()
-	source, closeSource := localSource(ctx, g, f)
-	defer closeSource()
+	// The local engine is only needed to send services' images.
+	var source drivers.Images
+	if len(services) > 0 {
+		src, closeSource := localSource(ctx, g, f)
+		defer closeSource()
+		source = src
+	}
 	so := setup.Options{Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, ProxyImage: cfg.Proxy.Image, Exe: exe}
 	return f.Each(func(s *fleet.Server) error {
 		if err := setup.Server(ctx, s.Name, s.Engine, s.Proxy, so, g.out); err != nil {
