@@ -21,7 +21,7 @@ func Deploy(ctx context.Context, app App, servers []Server, rep Reporter, opts O
 	if err := app.validate(servers); err != nil {
 		return Result{}, err
 	}
-	d := &deploy{app: app.withDefaults(), opts: opts.withDefaults()}
+	d := &deploy{app: app, opts: opts.withDefaults()}
 	for _, s := range servers {
 		d.runs = append(d.runs, &run{app: d.app, srv: s, rep: rep, opts: d.opts})
 	}

@@ -30,7 +30,7 @@ func TestDeployAlternatesColors(t *testing.T) {
 			log := h.RouteLog("shop/blog")
 			app := e.release("r2")
 			if len(log) != 2 || !slices.Equal(log[0].Targets, app.targets(slices.Sorted(mapsKeys(blue)))) ||
-				!slices.Equal(log[1].Targets, app.targets(app.withDefaults().ContainerNames(Green))) {
+				!slices.Equal(log[1].Targets, app.targets(app.ContainerNames(Green))) {
 				t.Fatalf("route log %+v", log)
 			}
 			rec, _ := h.Record("shop", "blog")
@@ -178,10 +178,10 @@ func TestHealthPolicy(t *testing.T) {
 		slow   int // probes that fail first
 		ok     bool
 	}{
-		{"failures under retries pass", HealthCheck{Interval: time.Millisecond, Retries: 3}, 2, true},
-		{"retries exhausted fail", HealthCheck{Interval: time.Millisecond, Retries: 3}, 3, false},
-		{"start period failures do not count", HealthCheck{Interval: time.Millisecond, Retries: 1, StartPeriod: time.Minute}, 5, true},
-		{"without start period they do", HealthCheck{Interval: time.Millisecond, Retries: 1}, 5, false},
+		{"failures under retries pass", HealthCheck{Path: "/up", Timeout: 10 * time.Millisecond, Interval: time.Millisecond, Retries: 3}, 2, true},
+		{"retries exhausted fail", HealthCheck{Path: "/up", Timeout: 10 * time.Millisecond, Interval: time.Millisecond, Retries: 3}, 3, false},
+		{"start period failures do not count", HealthCheck{Path: "/up", Timeout: 10 * time.Millisecond, Interval: time.Millisecond, Retries: 1, StartPeriod: time.Minute}, 5, true},
+		{"without start period they do", HealthCheck{Path: "/up", Timeout: 10 * time.Millisecond, Interval: time.Millisecond, Retries: 1}, 5, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -234,7 +234,7 @@ func containerNames(cs []drivers.Container) []string {
 func (e *env) serving(h *fake.Host, color, rel string) {
 	e.t.Helper()
 	t := e.t
-	app := e.release(rel).withDefaults()
+	app := e.release(rel)
 	want := app.ContainerNames(color)
 	cs := appContainers(h)
 	if got := containerNames(cs); !slices.Equal(got, want) {

@@ -22,7 +22,7 @@ type App struct {
 	Name     string
 	Image    string
 	Release  string
-	Replicas int      // 0 means 1
+	Replicas int      // at least 1
 	Env      []string // KEY=VALUE, secrets included: never printed
 	Cmd      []string
 	Volumes  []string
@@ -31,18 +31,19 @@ type App struct {
 	Hosts        []string
 	AppPort      int
 	Health       HealthCheck
-	DrainTimeout time.Duration // 0 means 30s
-	StopTimeout  time.Duration // 0 means 30s
+	DrainTimeout time.Duration // 0: stop waiting at once
+	StopTimeout  time.Duration // 0: kill at once
 }
 
-// HealthCheck is a Docker-style health policy for new containers. Zero
-// fields take the defaults below.
+// HealthCheck is a Docker-style health policy for new containers. Its
+// defaults live in package config, which fills every field; steps applies
+// none of its own.
 type HealthCheck struct {
-	Path        string        // "/up"
+	Path        string        // probed when the app has a port
 	StartPeriod time.Duration // failures in it do not count; probes run fast
-	Interval    time.Duration // 1s
-	Timeout     time.Duration // 5s, per probe
-	Retries     int           // 3 consecutive failures after StartPeriod
+	Interval    time.Duration // between probes
+	Timeout     time.Duration // per probe
+	Retries     int           // consecutive failures after StartPeriod
 }
 
 // Server is one server the app runs on.
@@ -177,31 +178,6 @@ func (a App) targets(names []string) []string {
 	return out
 }
 
-func (a App) withDefaults() App {
-	if a.Replicas < 1 {
-		a.Replicas = 1
-	}
-	if a.Health.Path == "" {
-		a.Health.Path = "/up"
-	}
-	if a.Health.Interval <= 0 {
-		a.Health.Interval = time.Second
-	}
-	if a.Health.Timeout <= 0 {
-		a.Health.Timeout = 5 * time.Second
-	}
-	if a.Health.Retries <= 0 {
-		a.Health.Retries = 3
-	}
-	if a.DrainTimeout <= 0 {
-		a.DrainTimeout = 30 * time.Second
-	}
-	if a.StopTimeout <= 0 {
-		a.StopTimeout = 30 * time.Second
-	}
-	return a
-}
-
 func (a App) validate(servers []Server) error {
 	switch {
 	case a.Project == "" || a.Name == "":
@@ -212,6 +188,15 @@ func (a App) validate(servers []Server) error {
 		return fmt.Errorf("deploy %s: hosts need an app port", a.Name)
 	case len(servers) == 0:
 		return fmt.Errorf("deploy %s: no servers", a.Name)
+	// Config fills these in; a zero here is a caller's bug, not a default.
+	case a.Replicas < 1:
+		return fmt.Errorf("deploy %s: replicas %d, want at least 1", a.Name, a.Replicas)
+	case a.AppPort > 0 && a.Health.Path == "":
+		return fmt.Errorf("deploy %s: no health check path", a.Name)
+	case a.Health.Interval <= 0 || a.Health.Timeout <= 0 || a.Health.Retries <= 0:
+		return fmt.Errorf("deploy %s: health check interval, timeout and retries must be positive", a.Name)
+	case a.DrainTimeout < 0 || a.StopTimeout < 0:
+		return fmt.Errorf("deploy %s: negative drain or stop timeout", a.Name)
 	}
 	seen := map[string]bool{}
 	for _, s := range servers {

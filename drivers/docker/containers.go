@@ -29,7 +29,7 @@ func (e *Engine) Create(ctx context.Context, spec drivers.ContainerSpec) error {
 	if len(spec.Cmd) > 0 {
 		cfg.Cmd = spec.Cmd
 	}
-	if spec.StopTimeout > 0 {
+	if spec.StopTimeout >= 0 { // 0 is a timeout too: kill at once
 		s := seconds(spec.StopTimeout)
 		cfg.StopTimeout = &s
 	}
@@ -114,7 +114,7 @@ func (e *Engine) Start(ctx context.Context, name string) error {
 // error.
 func (e *Engine) Stop(ctx context.Context, name string, timeout time.Duration) error {
 	opts := client.ContainerStopOptions{}
-	if timeout > 0 {
+	if timeout >= 0 { // 0 kills at once, not the engine's 10 s default
 		s := seconds(timeout)
 		opts.Timeout = &s
 	}
