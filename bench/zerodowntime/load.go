@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -12,16 +14,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-)
-
-// kind is one kind of request in the traffic mix.
-type kind string
-
-const (
-	keepAlive kind = "keepalive-get"
-	fresh     kind = "fresh-conn-get"
-	post      kind = "post-body"
-	slow      kind = "slow-get"
 )
 
 // sample is the outcome of one request. Latency is measured from the time
@@ -39,24 +31,27 @@ type sample struct {
 // load sends requests at a constant rate, each in its own goroutine, so a
 // slow response never delays the next request.
 type load struct {
-	url       string
-	host      string
-	rate      int
-	slowShare float64
-	slowMS    int
-	keep      *http.Client
-	fresh     *http.Client
+	url    string
+	host   string
+	rate   int
+	mix    mix
+	slowMS int
+	keep   *http.Client
+	fresh  *http.Client
 
 	mu      sync.Mutex
 	samples []sample
 	wg      sync.WaitGroup
+	seq     uint64 // seeds each request's random body
 }
 
-func newLoad(url, host string, rate int, slowShare float64, slowMS int) *load {
-	keepT := &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}
-	freshT := &http.Transport{DisableKeepAlives: true}
+func newLoad(url, host string, rate int, m mix, slowMS int) *load {
+	// Idle client connections close well before luma-proxy's own idle
+	// timeout (75s), so the client side never races the proxy's close.
+	keepT := &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second, DisableCompression: true}
+	freshT := &http.Transport{DisableKeepAlives: true, DisableCompression: true}
 	return &load{
-		url: url, host: host, rate: rate, slowShare: slowShare, slowMS: slowMS,
+		url: url, host: host, rate: rate, mix: m, slowMS: slowMS,
 		keep:  &http.Client{Transport: keepT, Timeout: 60 * time.Second},
 		fresh: &http.Client{Transport: freshT, Timeout: 60 * time.Second},
 	}
@@ -65,16 +60,12 @@ func newLoad(url, host string, rate int, slowShare float64, slowMS int) *load {
 // run sends until ctx is done, then waits for every request to finish.
 // A rate of 0 sends nothing, to time deploys alone.
 func (l *load) run(ctx context.Context) {
-	if l.rate <= 0 {
+	if l.rate <= 0 || len(l.mix.cycle) == 0 {
 		<-ctx.Done()
 		return
 	}
 	interval := time.Second / time.Duration(l.rate)
 	start := time.Now()
-	slowEvery := 0
-	if l.slowShare > 0 {
-		slowEvery = int(1 / l.slowShare)
-	}
 	for i := 0; ; i++ {
 		due := start.Add(time.Duration(i) * interval)
 		if d := time.Until(due); d > 0 {
@@ -88,45 +79,88 @@ func (l *load) run(ctx context.Context) {
 			l.wg.Wait()
 			return
 		}
-		k := mix(i, slowEvery)
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			l.record(l.do(k, due))
-		}()
+		l.send(l.mix.at(i), due)
 	}
 }
 
-// mix picks the request kind: half keep-alive GETs, a fifth fresh
-// connections, the rest POSTs, and one in slowEvery a slow request.
-func mix(i, slowEvery int) kind {
-	if slowEvery > 0 && i%slowEvery == slowEvery/2 {
-		return slow
+// bursts sends n bursts of size requests at once, each burst after the
+// previous one has finished and the connections stayed idle for about
+// gap: the upstream pool's connections then reach the app's keep-alive
+// timeout just as the next burst wants them, the moment a proxy that
+// reuses a connection the app is closing loses a request. The gap sweeps
+// a few milliseconds around the given one, because a connection's idle
+// time starts when the app wrote its last response, a little before the
+// client sees it.
+func (l *load) bursts(ctx context.Context, n, size int, gap time.Duration) {
+	offsets := []time.Duration{-10, -8, -6, -4, -2, 0, 2}
+	k := 0
+	for b := 0; b < n && ctx.Err() == nil; b++ {
+		due := time.Now()
+		for j := 0; j < size; j++ {
+			l.send(l.mix.burstAt(k), due)
+			k++
+		}
+		l.wg.Wait()
+		if b < n-1 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(gap + offsets[b%len(offsets)]*time.Millisecond):
+			}
+		}
 	}
-	switch i % 10 {
-	case 0, 1:
-		return fresh
-	case 2, 3, 4:
-		return post
-	}
-	return keepAlive
 }
 
-func (l *load) do(k kind, due time.Time) sample {
+func (l *load) send(k kind, due time.Time) {
+	l.mu.Lock()
+	l.seq++
+	seed := l.seq
+	l.mu.Unlock()
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.record(l.do(k, due, seed))
+	}()
+}
+
+// body is size random bytes, different for every request, so an echo
+// that mixes up two requests or shifts bytes cannot pass.
+func body(size int, seed uint64) []byte {
+	var s [32]byte
+	s[0], s[1], s[2], s[3] = byte(seed), byte(seed>>8), byte(seed>>16), byte(seed>>24)
+	s[4], s[5], s[6], s[7] = byte(seed>>32), byte(seed>>40), byte(seed>>48), byte(seed>>56)
+	b := make([]byte, size)
+	rand.NewChaCha8(s).Read(b)
+	return b
+}
+
+// unsized hides a reader's length from net/http, so the request goes out
+// chunked, with no Content-Length.
+type unsized struct{ io.Reader }
+
+func (l *load) do(k kind, due time.Time, seed uint64) sample {
 	s := sample{kind: k, due: due}
+	spec := specs[k]
 	var req *http.Request
+	var sent []byte
 	client := l.keep
-	switch k {
-	case post:
-		body := strings.Repeat("luma", 256)
-		req, _ = http.NewRequest("POST", l.url+"/echo", strings.NewReader(body))
-	case slow:
+	switch {
+	case spec.body > 0:
+		sent = body(spec.body, seed)
+		var r io.Reader = bytes.NewReader(sent)
+		if spec.chunked {
+			r = unsized{r}
+		}
+		req, _ = http.NewRequest("POST", l.url+"/echo", r)
+		req.Header.Set("Content-Type", "application/octet-stream")
+	case k == slow:
 		req, _ = http.NewRequest("GET", fmt.Sprintf("%s/slow?ms=%d", l.url, l.slowMS), nil)
-	case fresh:
-		client = l.fresh
-		req, _ = http.NewRequest("GET", l.url+"/", nil)
+	case k == download:
+		req, _ = http.NewRequest("GET", fmt.Sprintf("%s/bytes?n=%d", l.url, downloadSize), nil)
 	default:
 		req, _ = http.NewRequest("GET", l.url+"/", nil)
+	}
+	if spec.fresh {
+		client = l.fresh
 	}
 	req.Host = l.host
 	resp, err := client.Do(req)
@@ -139,16 +173,46 @@ func (l *load) do(k kind, due time.Time) sample {
 	resp.Body.Close()
 	s.latency = time.Since(due)
 	s.status = resp.StatusCode
-	s.version = versionOf(b)
 	switch {
-	case err != nil:
-		s.failure = "body: " + classify(err)
 	case resp.StatusCode != 200:
 		s.failure = fmt.Sprintf("status %d", resp.StatusCode)
-	case k == post && len(b) != 1024:
-		s.failure = fmt.Sprintf("post echo %d bytes", len(b))
+	case err != nil:
+		s.failure = "truncated body (" + classify(err) + ")"
+	case sent != nil:
+		s.failure = compare(b, sent)
+	case k == download:
+		s.failure = checkDownload(b)
+	case k == getKeep || k == getFresh:
+		s.version = versionOf(b)
 	}
 	return s
+}
+
+// compare checks an echo byte for byte.
+func compare(got, want []byte) string {
+	switch {
+	case len(got) < len(want) && bytes.Equal(got, want[:len(got)]):
+		return "truncated body"
+	case !bytes.Equal(got, want):
+		return "echo mismatch"
+	}
+	return ""
+}
+
+// checkDownload checks /bytes?n=N: N bytes, byte i = 'a'+i%26.
+func checkDownload(b []byte) string {
+	if len(b) < downloadSize {
+		return "truncated body"
+	}
+	if len(b) > downloadSize {
+		return "body too long"
+	}
+	for i, c := range b {
+		if c != byte('a'+i%26) {
+			return "body mismatch"
+		}
+	}
+	return ""
 }
 
 // classify names a transport error by kind.
@@ -156,11 +220,13 @@ func classify(err error) string {
 	var ne net.Error
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
+		return "refused"
 	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset"
+		return "reset"
+	case errors.Is(err, syscall.EPIPE):
+		return "broken pipe"
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed (EOF)"
+		return "EOF"
 	case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	}

@@ -39,11 +39,17 @@ type options struct {
 	addr      string
 	project   string
 	jsonOut   string
+	mix       mix
+	keepalive time.Duration // the app's KEEPALIVE_TIMEOUT; 0 leaves it unset
+	bursts    int
+	burstSize int
+	burstGap  time.Duration
+	proxyLogs string
 }
 
 func main() {
 	var o options
-	var images string
+	var images, mixNames, keepalive string
 	flag.StringVar(&o.luma, "luma", "bin/luma", "luma binary")
 	flag.StringVar(&o.server, "server", "localhost", "server to deploy to")
 	flag.StringVar(&o.sshBlock, "ssh", "", "ssh block for luma.yml, e.g. 'ssh: {key: K, known_hosts: F}'")
@@ -58,10 +64,31 @@ func main() {
 	flag.StringVar(&o.addr, "addr", "127.0.0.1", "luma-proxy address: 127.0.0.1, or a test server's namespace address")
 	flag.StringVar(&o.project, "project", "zdt", "project name (its containers are removed at the end)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
+	flag.StringVar(&mixNames, "mix", "all", "requests to send, comma-separated: all, or "+allMix+
+		"; post-SIZE sends both -sized (Content-Length) and -chunked bodies, post-SIZE-sized or post-SIZE-chunked one of them")
+	flag.StringVar(&keepalive, "app-keepalive", "1s", `the app's keep-alive (idle) timeout, KEEPALIVE_TIMEOUT in its environment, e.g. 1s, 2s, 5s; "" leaves the app's default`)
+	flag.IntVar(&o.bursts, "bursts", 20, "bursts separated by idle gaps, at rest before the deploys (0 to skip)")
+	flag.IntVar(&o.burstSize, "burst-size", 32, "requests sent at once in each burst")
+	flag.DurationVar(&o.burstGap, "burst-gap", 0, "idle gap between bursts (0: the app's keep-alive, or 1s when unset)")
+	flag.StringVar(&o.proxyLogs, "proxy-logs", "luma-proxy", `container whose error/upstream log lines to report, on the engine of the docker CLI ("" to skip)`)
 	flag.Parse()
+	var err error
+	if o.mix, err = parseMix(mixNames, o.slowShare); err != nil {
+		fatal(err.Error())
+	}
+	if keepalive != "" {
+		if o.keepalive, err = time.ParseDuration(keepalive); err != nil || o.keepalive <= 0 {
+			fatal("-app-keepalive: want a duration such as 1s")
+		}
+	}
+	if o.burstGap == 0 {
+		o.burstGap = o.keepalive
+		if o.burstGap == 0 {
+			o.burstGap = time.Second
+		}
+	}
 	o.images = strings.Split(images, ",")
 	if images == "build" {
-		var err error
 		if o.images, err = buildImages(); err != nil {
 			fatal(err.Error())
 		}
@@ -83,7 +110,7 @@ func main() {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		os.WriteFile(o.jsonOut, b, 0o644)
 	}
-	if rep.Load.Failed > 0 || rep.Baseline != nil && rep.Baseline.Failed > 0 || rep.DeployFailures > 0 {
+	if rep.failed() > 0 || rep.DeployFailures > 0 {
 		os.Exit(1)
 	}
 }
@@ -111,15 +138,26 @@ func run(o options) (*report, error) {
 		return nil, err
 	}
 	host := o.project + ".test"
-	l := newLoad(fmt.Sprintf("http://%s", net.JoinHostPort(o.addr, strconv.Itoa(o.port))), host, o.rate, o.slowShare, o.slowMS)
+	l := newLoad(fmt.Sprintf("http://%s", net.JoinHostPort(o.addr, strconv.Itoa(o.port))), host, o.rate, o.mix, o.slowMS)
 	rep := &report{Options: describe(o)}
 	if o.baseline > 0 && o.rate > 0 {
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), o.baseline)
 		l.run(ctx)
 		cancel()
-		b := summarize(l.take(), nil)
-		rep.Baseline = &b
+		rep.Baseline = o.phase(l, start, nil)
 	}
+	if o.bursts > 0 && o.rate > 0 {
+		start := time.Now()
+		// Let the baseline's connections go idle first, as between bursts.
+		time.Sleep(o.burstGap)
+		l.bursts(context.Background(), o.bursts, o.burstSize, o.burstGap)
+		rep.Bursts = o.phase(l, start, nil)
+	}
+	if o.deploys == 0 {
+		return rep, nil
+	}
+	start := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { l.run(ctx); close(done) }()
@@ -134,8 +172,21 @@ func run(o options) (*report, error) {
 	time.Sleep(time.Second)
 	cancel()
 	<-done
-	rep.Load = summarize(l.take(), rep.Deploys)
+	rep.Load = o.phase(l, start, rep.Deploys)
 	return rep, nil
+}
+
+// phase summarizes the requests sent since start, with luma-proxy's log
+// lines of the same time.
+func (o options) phase(l *load, start time.Time, deploys []deployRun) *summary {
+	s := summarize(l.take(), deploys)
+	s.Start, s.End = start, time.Now()
+	// A second of margin: the proxy may log just after the client saw the failure.
+	var err error
+	if s.ProxyLog, err = proxyLog(o.proxyLogs, start, s.End.Add(time.Second)); err != nil {
+		s.ProxyLogErr = err.Error()
+	}
+	return &s
 }
 
 // project is the temporary luma project the benchmark deploys.
@@ -164,8 +215,17 @@ apps:
       retries: 3
     drain_timeout: 30s
     stop_timeout: 30s
-`, p.o.project, p.o.sshBlock, p.o.port, p.o.project, image, p.o.server, p.o.replicas, p.o.project+".test")
+%s`, p.o.project, p.o.sshBlock, p.o.port, p.o.project, image, p.o.server, p.o.replicas, p.o.project+".test", p.env())
 	return os.WriteFile(filepath.Join(p.dir, "luma.yml"), []byte(yml), 0o644)
+}
+
+// env sets the app's keep-alive timeout (examples/hello reads
+// KEEPALIVE_TIMEOUT into http.Server.IdleTimeout).
+func (p project) env() string {
+	if p.o.keepalive == 0 {
+		return ""
+	}
+	return fmt.Sprintf("    environment:\n      plain: [\"KEEPALIVE_TIMEOUT=%s\"]\n", p.o.keepalive)
 }
 
 func (p project) luma(args ...string) (string, error) {
@@ -233,7 +293,12 @@ func cleanup(project string) {
 }
 
 func describe(o options) string {
-	return fmt.Sprintf("server=%s replicas=%d rate=%d/s deploys=%d slow=%.0f%%x%dms", o.server, o.replicas, o.rate, o.deploys, o.slowShare*100, o.slowMS)
+	ka := "default"
+	if o.keepalive > 0 {
+		ka = o.keepalive.String()
+	}
+	return fmt.Sprintf("server=%s replicas=%d rate=%d/s deploys=%d baseline=%s bursts=%dx%d gap~%s slow=%.0f%%x%dms app-keepalive=%s mix=%s",
+		o.server, o.replicas, o.rate, o.deploys, o.baseline, o.bursts, o.burstSize, o.burstGap, o.slowShare*100, o.slowMS, ka, o.mix.names)
 }
 
 // buildImages builds examples/hello at versions v1 and v2 locally.
