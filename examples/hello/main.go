@@ -1,12 +1,34 @@
 // Command hello is Luma's example and test app: a small HTTP server with a
-// health check, a version endpoint, knobs to fail on purpose, and a graceful
-// shutdown on SIGTERM.
+// health check, a version endpoint, knobs to fail on purpose, streams
+// (chunked bodies, Server-Sent Events, WebSockets) and a graceful shutdown
+// on SIGTERM.
+//
+// Endpoints:
+//   - GET /up: the health check (see UP_STATUS, UP_AFTER).
+//   - GET /version: version, release, color and hostname as JSON.
+//   - GET /slow?ms=N: answers after N milliseconds.
+//   - POST /echo: answers the whole request body, sized or chunked, once it
+//     has read all of it (up to 256 MiB; more is 413).
+//   - GET /bytes?n=N: N bytes of a pattern (byte i is 'a'+i%26) with
+//     Content-Length; with &chunked=1 the same bytes without Content-Length,
+//     written in several flushed pieces.
+//   - GET /events?interval=D: a Server-Sent Events stream, one event every D
+//     (default 1s) with data "<LUMA_COLOR> <version> <n>", n from 1.
+//   - GET /ws: a WebSocket that answers each message with
+//     "<LUMA_COLOR> <version> <message>".
+//
+// On SIGTERM the server stops accepting, lets requests in flight finish,
+// ends every event stream (the response ends cleanly) and closes every
+// WebSocket with close code 1001 (going away), then exits 0.
 //
 // Environment: PORT (3000), UP_STATUS (status of /up, 200), UP_AFTER (/up
 // fails until this long after start), CRASH_AFTER (exit 1 after this long),
 // CRASH=1 (exit 1 at start), STOP_DELAY (linger this long after SIGTERM
-// before shutting down, as an app closing its pools would), LUMA_RELEASE and
-// LUMA_COLOR (shown by /version).
+// before shutting down, as an app closing its pools would), SIGTERM=exit
+// (exit 2 at once on SIGTERM, finishing nothing: an app that stops badly),
+// KEEPALIVE_TIMEOUT (close idle keep-alive connections after this long, as
+// gunicorn does after 2s; unset: never), LUMA_RELEASE and LUMA_COLOR (shown
+// by /version).
 //
 // The image is FROM scratch, so tests that need a command to exec run the
 // binary itself: `hello cat` copies stdin to stdout, `hello exit CODE MSG`
@@ -16,7 +38,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -60,7 +81,18 @@ func main() {
 	if port == "" {
 		port = "3000"
 	}
-	srv := &http.Server{Addr: ":" + port, Handler: routes(started, upStatus, upAfter), ReadHeaderTimeout: 10 * time.Second}
+	ss := newStreams()
+	srv := &http.Server{
+		Addr:              ":" + port,
+		Handler:           routes(started, upStatus, upAfter, ss),
+		ReadHeaderTimeout: 10 * time.Second,
+		// Zero (unset) keeps idle connections open until the client closes them.
+		IdleTimeout: duration("KEEPALIVE_TIMEOUT"),
+	}
+	// Shutdown waits for handlers but not for hijacked connections, and an
+	// event stream would never end by itself: both end when it starts.
+	srv.RegisterOnShutdown(ss.stop)
+	exitOnTerm := os.Getenv("SIGTERM") == "exit"
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
@@ -72,6 +104,10 @@ func main() {
 	case err := <-served:
 		log.Fatal(err)
 	case sig := <-stop:
+		if exitOnTerm && sig == syscall.SIGTERM {
+			log.Printf("%s: SIGTERM=exit: exiting at once", sig)
+			os.Exit(2)
+		}
 		if d := duration("STOP_DELAY"); d > 0 {
 			log.Printf("%s: STOP_DELAY=%s", sig, d)
 			time.Sleep(d)
@@ -83,10 +119,11 @@ func main() {
 	if err := srv.Shutdown(context.Background()); err != nil {
 		log.Fatal(err)
 	}
+	ss.wait()
 	log.Print("stopped")
 }
 
-func routes(started time.Time, upStatus int, upAfter time.Duration) http.Handler {
+func routes(started time.Time, upStatus int, upAfter time.Duration, ss *streams) http.Handler {
 	host, _ := os.Hostname()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
@@ -119,17 +156,10 @@ func routes(started time.Time, upStatus int, upAfter time.Duration) http.Handler
 		}
 		fmt.Fprintf(w, "slept %dms\n", ms)
 	})
-	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
-		// Read the whole body before answering: an HTTP/1 server may stop
-		// reading the request once the response has started.
-		b, err := io.ReadAll(r.Body)
-		if err != nil && !errors.Is(err, context.Canceled) {
-			log.Printf("echo: %v", err)
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.Write(b)
-	})
+	mux.HandleFunc("POST /echo", echo)
+	mux.HandleFunc("GET /bytes", bytesHandler)
+	mux.HandleFunc("GET /events", ss.events)
+	mux.HandleFunc("GET /ws", ss.websocket)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello from %s (%s)\n", version, os.Getenv("LUMA_COLOR"))
 	})
