@@ -7,7 +7,7 @@ BIN     := bin/luma
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.buildVersion=$(VERSION)
 
-.PHONY: build test unit lint example example-clean deps hello bench-zdt
+.PHONY: build test unit lint example example-clean deps hello bench-zdt bench-wrk
 
 # luma must be static: luma-proxy runs this same binary FROM scratch.
 build:
@@ -47,6 +47,12 @@ ZDT_FLAGS ?= -deploys 20 -rate 300
 bench-zdt: deps build
 	$(GO) build -o bin/zdt ./bench/zerodowntime
 	./bin/zdt -luma $(BIN) $(ZDT_FLAGS)
+
+# Throughput: wrk through luma-proxy and straight to the same backend, in one
+# run (scripts/bench-wrk.sh; installs wrk if missing). LUMA=path measures
+# another build's proxy.
+bench-wrk: deps build
+	LUMA=$${LUMA:-$(BIN)} ./scripts/bench-wrk.sh
 
 example-clean:
 	-docker rm -f $$(docker ps -aq --filter label=luma.project=example) 2>/dev/null
