@@ -130,6 +130,14 @@ type Route struct {
 	Targets    []string `json:"targets"` // container:port
 	HealthPath string   `json:"health_path,omitempty"`
 	Draining   []string `json:"draining,omitempty"` // targets removed, requests still in flight
+
+	// MaxBodySize is the largest request body the app accepts, in bytes
+	// (0: no limit); the proxy answers 413 past it.
+	MaxBodySize int64 `json:"max_body_size,omitempty"`
+	// UpstreamIdleTimeout is the longest the proxy reuses a connection to
+	// the app that sat idle (0: the proxy's default); set it below the
+	// app's own keep-alive timeout.
+	UpstreamIdleTimeout time.Duration `json:"upstream_idle_timeout,omitempty"`
 }
 
 // Probe is the result of one health probe.

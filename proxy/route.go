@@ -13,9 +13,15 @@ import (
 // normalizeRoute checks a route and puts its hosts in the form requests are
 // matched with: lower case, no port, no trailing dot, no duplicates.
 func normalizeRoute(r drivers.Route) (drivers.Route, error) {
-	out := drivers.Route{App: strings.TrimSpace(r.App), HealthPath: r.HealthPath}
+	out := drivers.Route{
+		App: strings.TrimSpace(r.App), HealthPath: r.HealthPath,
+		MaxBodySize: r.MaxBodySize, UpstreamIdleTimeout: r.UpstreamIdleTimeout,
+	}
 	if out.App == "" {
 		return out, fmt.Errorf("route has no app name")
+	}
+	if out.MaxBodySize < 0 || out.UpstreamIdleTimeout < 0 {
+		return out, fmt.Errorf("route %s: max_body_size and upstream_idle_timeout cannot be negative", out.App)
 	}
 	if out.HealthPath != "" && !strings.HasPrefix(out.HealthPath, "/") {
 		return out, fmt.Errorf("route %s: health path %q must start with /", out.App, out.HealthPath)

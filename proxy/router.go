@@ -51,7 +51,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case t == nil:
 		writeError(w, http.StatusServiceUnavailable)
 	default:
-		t.serve(w, r)
+		t.serve(w, r, svc)
 	}
 }
 
@@ -96,9 +96,13 @@ func (rt *Router) SetRoute(r drivers.Route) (drivers.Route, error) {
 		oldLB = old.lb
 		rt.unmapHosts(old)
 	}
+	opts := rt.opts
+	if r.UpstreamIdleTimeout > 0 {
+		opts.IdleConnTimeout = r.UpstreamIdleTimeout
+	}
 	targets := make([]*Target, 0, len(r.Targets))
 	for _, addr := range r.Targets {
-		t := rt.reuse(r.App, oldLB, addr)
+		t := rt.reuse(r.App, oldLB, addr, opts)
 		t.removed.Store(false)
 		t.healthy.Store(true) // the deployer checked it before routing to it
 		targets = append(targets, t)
@@ -132,7 +136,7 @@ func (rt *Router) checkHosts(r drivers.Route) error {
 
 // reuse returns the app's existing target for addr, from the current set or
 // back from draining (a rollback), or a new one.
-func (rt *Router) reuse(app string, lb *LoadBalancer, addr string) *Target {
+func (rt *Router) reuse(app string, lb *LoadBalancer, addr string, opts targetOptions) *Target {
 	if t := lb.find(addr); t != nil {
 		return t
 	}
@@ -140,7 +144,7 @@ func (rt *Router) reuse(app string, lb *LoadBalancer, addr string) *Target {
 		delete(rt.draining[app], addr)
 		return t
 	}
-	return newTarget(addr, rt.opts)
+	return newTarget(addr, opts)
 }
 
 // retire takes t out of traffic. With requests in flight it drains; else its

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"time"
+
 	"github.com/luma-deploy/luma/drivers"
 )
 
@@ -10,14 +12,19 @@ const DefaultHealthPath = "/up"
 // Service is what one app is served as: the hosts that route to it and its
 // current target set. The Router swaps lb under its lock.
 type Service struct {
-	app        string
-	hosts      []string
-	healthPath string
-	lb         *LoadBalancer
+	app         string
+	hosts       []string
+	healthPath  string
+	maxBodySize int64         // bytes; 0 for no limit
+	idleTimeout time.Duration // longest reuse of an idle upstream connection; 0 for the proxy's pool default
+	lb          *LoadBalancer
 }
 
 func newService(r drivers.Route, lb *LoadBalancer) *Service {
-	return &Service{app: r.App, hosts: r.Hosts, healthPath: r.HealthPath, lb: lb}
+	return &Service{
+		app: r.App, hosts: r.Hosts, healthPath: r.HealthPath,
+		maxBodySize: r.MaxBodySize, idleTimeout: r.UpstreamIdleTimeout, lb: lb,
+	}
 }
 
 // route describes the service as the admin protocol reports it.
@@ -27,6 +34,9 @@ func (s *Service) route() drivers.Route {
 		Hosts:      append([]string(nil), s.hosts...),
 		Targets:    s.lb.addrs(),
 		HealthPath: s.healthPath,
+
+		MaxBodySize:         s.maxBodySize,
+		UpstreamIdleTimeout: s.idleTimeout,
 	}
 }
 

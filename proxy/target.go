@@ -3,12 +3,16 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
+	"mime"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +34,9 @@ type Target struct {
 	logger    *log.Logger
 
 	inflight atomic.Int64
-	healthy  atomic.Bool // false for a restored target until one probe passed
-	removed  atomic.Bool // no longer in its app's target set
+	healthy  atomic.Bool  // false for a restored target until one probe passed
+	removed  atomic.Bool  // no longer in its app's target set
+	learned  atomic.Int64 // shortest idle time after which the app closed a connection (ns)
 
 	mu   sync.Mutex
 	zero chan struct{} // closed and replaced each time inflight drops to 0
@@ -39,10 +44,10 @@ type Target struct {
 
 func newTarget(addr string, opts targetOptions) *Target {
 	t := &Target{addr: addr, logger: opts.Logger, zero: make(chan struct{})}
-	t.transport = newTransport(opts)
+	t.transport = newTransport(opts, t.dialUpstream(&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}))
 	t.proxy = &httputil.ReverseProxy{
 		Rewrite:        t.rewrite,
-		Transport:      t.transport,
+		Transport:      roundTripFunc(t.roundTrip),
 		ModifyResponse: t.modifyResponse,
 		ErrorHandler:   t.handleError,
 		ErrorLog:       opts.Logger,
@@ -56,10 +61,9 @@ func newTarget(addr string, opts targetOptions) *Target {
 
 // newTransport closes idle upstream connections before common app
 // keep-alive timeouts (often 5s) do, so a request never races a close.
-func newTransport(opts targetOptions) *http.Transport {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+func newTransport(opts targetOptions, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Transport {
 	return &http.Transport{
-		DialContext:           dialer.DialContext,
+		DialContext:           dial,
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       opts.IdleConnTimeout,
@@ -76,6 +80,33 @@ func (t *Target) Addr() string { return t.addr }
 func (t *Target) Inflight() int { return int(t.inflight.Load()) }
 
 func (t *Target) begin() { t.inflight.Add(1) }
+
+// learnIdleClose notes that the app closed a connection that sat idle for
+// idle: its keep-alive timeout, unless too short to be one or the target is
+// being stopped.
+func (t *Target) learnIdleClose(idle time.Duration) {
+	if idle < minLearnedIdle || t.removed.Load() {
+		return
+	}
+	for {
+		cur := t.learned.Load()
+		if cur != 0 && cur <= int64(idle) {
+			return
+		}
+		if t.learned.CompareAndSwap(cur, int64(idle)) {
+			return
+		}
+	}
+}
+
+// learnedLimit is how long an idle connection may be reused given what the
+// app showed of its keep-alive timeout (0: nothing learned).
+func (t *Target) learnedLimit() time.Duration {
+	if n := t.learned.Load(); n > 0 {
+		return reuseLimit(time.Duration(n))
+	}
+	return 0
+}
 
 func (t *Target) end() {
 	if t.inflight.Add(-1) != 0 {
@@ -116,10 +147,14 @@ func (t *Target) close() { t.transport.CloseIdleConnections() }
 type flightKey struct{}
 
 // flight is one request on a target; release ends it exactly once, either
-// when the handler returns or when the connection was upgraded.
+// when the handler returns or when the connection became a stream that
+// must not hold a drain.
 type flight struct {
-	t    *Target
-	done atomic.Bool
+	t     *Target
+	idle  time.Duration // the app's upstream_idle_timeout, 0 for none
+	limit int64         // the app's max_body_size, 0 for none
+	conn  *upstreamConn // the connection the request was last given
+	done  atomic.Bool
 }
 
 func (f *flight) release() {
@@ -128,13 +163,62 @@ func (f *flight) release() {
 	}
 }
 
-// serve proxies r to t. The caller has already counted the request in
-// (begin) while choosing t, so a swap can never miss it.
-func (t *Target) serve(w http.ResponseWriter, r *http.Request) {
-	f := &flight{t: t}
+// gotConn runs when the transport hands the request a connection (again
+// on each retry), before anything is written on it.
+func (f *flight) gotConn(info httptrace.GotConnInfo) {
+	if c, ok := info.Conn.(*upstreamConn); ok {
+		c.claim(info, f.idle)
+		f.conn = c
+	}
+}
+
+// serve proxies r to t for svc. The caller has already counted the request
+// in (begin) while choosing t, so a swap can never miss it.
+func (t *Target) serve(w http.ResponseWriter, r *http.Request, svc *Service) {
+	f := &flight{t: t, idle: svc.idleTimeout, limit: svc.maxBodySize}
 	defer f.release()
-	ctx := context.WithValue(r.Context(), flightKey{}, f)
-	t.proxy.ServeHTTP(w, r.WithContext(ctx))
+	if f.limit > 0 && r.ContentLength > f.limit {
+		writeTooLarge(w, f.limit)
+		return
+	}
+	if r.ProtoMajor == 1 {
+		// Let the app answer before it has read the whole body, as
+		// HTTP/1 allows: without this the server discards the rest of
+		// the body once the answer starts, and the transport, still
+		// sending it, tears the answer down (golang/go#40747).
+		http.NewResponseController(w).EnableFullDuplex()
+	}
+	ctx := httptrace.WithClientTrace(context.WithValue(r.Context(), flightKey{}, f), &httptrace.ClientTrace{GotConn: f.gotConn})
+	out := r.WithContext(ctx)
+	if r.ContentLength != 0 {
+		body := newReplayBody(r.Body, f.limit)
+		defer func() {
+			// Stop the transport reading the body (it may still, when
+			// the app answered early), then close it here: in full
+			// duplex a body first closed after the handler returned
+			// crashes the server's next read (golang/go#68560).
+			body.release()
+			r.Body.Close()
+		}()
+		out.Body, out.GetBody = body, body.GetBody
+	}
+	t.proxy.ServeHTTP(w, out)
+}
+
+// roundTrip sends a request on the target's pool and notes how long the
+// app keeps the connection open when idle ("Keep-Alive: timeout=N"), a
+// header ReverseProxy removes before any other hook sees it.
+func (t *Target) roundTrip(req *http.Request) (*http.Response, error) {
+	res, err := t.transport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if ka := res.Header.Get("Keep-Alive"); ka != "" {
+		if f, ok := req.Context().Value(flightKey{}).(*flight); ok && f.conn != nil {
+			f.conn.setKeepAlive(ka)
+		}
+	}
+	return res, nil
 }
 
 func (t *Target) rewrite(pr *httputil.ProxyRequest) {
@@ -144,15 +228,29 @@ func (t *Target) rewrite(pr *httputil.ProxyRequest) {
 }
 
 // modifyResponse stops counting a request once it became a WebSocket (or
-// other upgraded) connection: such connections last as long as the client
-// wants and must not hold a drain; they end when the old container stops.
+// other upgraded) connection or an event stream: those last as long as the
+// client wants and must not hold a drain; they end when the old container
+// stops (a WebSocket then with a 1001 close frame, see wsUpstream).
 func (t *Target) modifyResponse(res *http.Response) error {
-	if res.StatusCode == http.StatusSwitchingProtocols {
-		if f, ok := res.Request.Context().Value(flightKey{}).(*flight); ok {
-			f.release()
+	f, _ := res.Request.Context().Value(flightKey{}).(*flight)
+	switch {
+	case res.StatusCode == http.StatusSwitchingProtocols:
+		if rwc, ok := res.Body.(io.ReadWriteCloser); ok && strings.EqualFold(res.Header.Get("Upgrade"), "websocket") {
+			res.Body = newWSUpstream(rwc)
 		}
+	case isEventStream(res.Header.Get("Content-Type")):
+	default:
+		return nil
+	}
+	if f != nil {
+		f.release()
 	}
 	return nil
+}
+
+func isEventStream(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "text/event-stream"
 }
 
 // handleError answers when the upstream could not give a response: 504 when
@@ -161,6 +259,10 @@ func (t *Target) modifyResponse(res *http.Response) error {
 func (t *Target) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return // the client went away; nobody reads an answer
+	}
+	if f, ok := r.Context().Value(flightKey{}).(*flight); ok && errors.Is(err, errBodyTooLarge) {
+		writeTooLarge(w, f.limit)
+		return
 	}
 	status := http.StatusBadGateway
 	if isTimeout(err) || t.removed.Load() {
@@ -184,4 +286,30 @@ func writeError(w http.ResponseWriter, status int) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	io.WriteString(w, http.StatusText(status)+"\n")
+}
+
+// writeTooLarge answers 413 for a body larger than the app accepts.
+func writeTooLarge(w http.ResponseWriter, limit int64) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Connection", "close") // the rest of the body is not read
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	fmt.Fprintf(w, "luma-proxy: the request body is larger than this app accepts (max_body_size %s)\n", formatSize(limit))
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// formatSize writes a byte count the way max_body_size is written.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		unit string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d %s", n/u.size, u.unit)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
