@@ -75,6 +75,13 @@ type AppProxy struct {
 	Hosts   []string
 	AppPort int
 	SSL     bool
+	// MaxBodySize is the largest request body luma-proxy passes on, in
+	// bytes (0: no limit); larger ones get 413.
+	MaxBodySize int64
+	// UpstreamIdleTimeout is the longest luma-proxy reuses an idle
+	// connection to the app (0: its default, learning the app's own
+	// keep-alive timeout from how it closes connections).
+	UpstreamIdleTimeout time.Duration
 }
 
 // HealthCheck decides when a new color may take traffic.

@@ -56,6 +56,8 @@ var errorCases = []struct {
 	{"servers a string", blog("    image: my-blog\n    servers: server1\n"), `luma.yml:5:14: apps.blog.servers: must be a list: write ["server1"]`},
 	{"servers a mapping", blog("    image: my-blog\n    servers: {a: 1}\n"), `luma.yml:5:14: apps.blog.servers: must be a list, got a mapping`},
 	{"list item not a string", blog("    image: my-blog\n    servers: [[a]]\n"), `luma.yml:5:15: apps.blog.servers[0]: must be a string, got a list`},
+	{"size", blog(ok + "    proxy: {hosts: [blog.com], app_port: 3000, max_body_size: 10 parsecs}\n"), `luma.yml:6:63: apps.blog.proxy.max_body_size: invalid size "10 parsecs": use a number and a unit, e.g. "100MiB", "1GiB", "512KB" (0 for no limit)`},
+	{"idle timeout without unit", blog(ok + "    proxy: {hosts: [blog.com], app_port: 3000, upstream_idle_timeout: 2}\n"), `luma.yml:6:71: apps.blog.proxy.upstream_idle_timeout: needs a unit: write "2s" or "2ms"`},
 	{"bool", blog(ok + "    proxy: {hosts: [blog.com], app_port: 3000, ssl: \"yes\"}\n"), `luma.yml:6:53: apps.blog.proxy.ssl: must be true or false, got the string "yes"`},
 	{"app not a mapping", "name: shop\napps:\n  blog: [x]\n", `luma.yml:3:9: apps.blog: must be a mapping of key: value lines, got a list`},
 	{"image a list", blog("    image: [x]\n    servers: [a]\n"), `luma.yml:4:12: apps.blog.image: must be a string, got a list`},

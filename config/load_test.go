@@ -91,6 +91,8 @@ apps:
       hosts: [shop.com, "*.shop.com"]
       app_port: 3000
       ssl: false
+      max_body_size: 100MiB
+      upstream_idle_timeout: 1500ms
     health_check:
       path: /healthz
       start_period: "1m"
@@ -123,7 +125,7 @@ services:
 			Servers:     []string{"deploy@203.0.113.10:2222", "[2001:db8::1]:22", "[::1]", "web1.example.com", "localhost"},
 			Replicas:    3,
 			Environment: Environment{Plain: []string{"PORT=3000", "MODE=a=b"}, Secret: []string{"DB_PASSWORD"}},
-			Proxy:       &AppProxy{Hosts: []string{"shop.com", "*.shop.com"}, AppPort: 3000, SSL: false},
+			Proxy:       &AppProxy{Hosts: []string{"shop.com", "*.shop.com"}, AppPort: 3000, SSL: false, MaxBodySize: 100 << 20, UpstreamIdleTimeout: 1500 * time.Millisecond},
 			HealthCheck: HealthCheck{Path: "/healthz", StartPeriod: time.Minute, Interval: 500 * time.Millisecond, Timeout: 2 * time.Second, Retries: 5},
 			Volumes:     []string{"data:/var/lib/data", "/srv/x:/x:ro"},
 			Command:     []string{"/app", "--serve", "--port", "3000"},
@@ -322,5 +324,21 @@ func TestDirIsAbsolute(t *testing.T) {
 	c := mustParse(t, "luma.yml", "name: shop\napps:\n  blog: {image: b, servers: [s]}\n")
 	if !filepath.IsAbs(c.Dir) || c.File != "luma.yml" {
 		t.Errorf("Dir = %q, File = %q", c.Dir, c.File)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"0": 0, "512": 512, "1k": 1 << 10, "64KiB": 64 << 10, "8 KB": 8000, "100MiB": 100 << 20,
+		"1.5g": 3 << 29, "2GB": 2e9, "10mb": 10e6,
+	} {
+		if got, ok := parseSize(in); !ok || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "-1", "ten", "1 TiB", "1e3"} {
+		if got, ok := parseSize(bad); ok {
+			t.Errorf("parseSize(%q) = %d, want an error", bad, got)
+		}
 	}
 }

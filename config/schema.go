@@ -26,6 +26,9 @@ const (
 	defaultDrainTimeout = 30 * time.Second
 	defaultStopTimeout  = 30 * time.Second
 	defaultDockerfile   = "Dockerfile"
+	// defaultMaxBodySize is generous: uploads of videos and backups
+	// pass; a runaway client does not fill the app's disk.
+	defaultMaxBodySize = 1 << 30
 )
 
 var (
@@ -35,7 +38,7 @@ var (
 	appKeys      = []string{"image", "build", "servers", "replicas", "environment", "proxy", "health_check", "volumes", "command", "drain_timeout", "stop_timeout"}
 	buildKeys    = []string{"context", "dockerfile", "args", "target", "platform"}
 	envKeys      = []string{"plain", "secret"}
-	appProxyKeys = []string{"hosts", "app_port", "ssl"}
+	appProxyKeys = []string{"hosts", "app_port", "ssl", "max_body_size", "upstream_idle_timeout"}
 	healthKeys   = []string{"path", "start_period", "interval", "timeout", "retries"}
 	serviceKeys  = []string{"image", "servers", "ports", "volumes", "environment", "command"}
 )
@@ -445,7 +448,7 @@ func (d *decoder) environment(e entry) Environment {
 }
 
 func (d *decoder) appProxy(app string, e entry) *AppProxy {
-	p := &AppProxy{}
+	p := &AppProxy{MaxBodySize: defaultMaxBodySize}
 	m, ok := d.mapping(e.val, e.path, appProxySection)
 	if !ok {
 		return p
@@ -481,6 +484,19 @@ func (d *decoder) appProxy(app string, e entry) *AppProxy {
 		}
 	} else {
 		d.missing(m, "app_port", e, "missing: set the port your app listens on inside the container, e.g. app_port: 3000")
+	}
+	if be, ok := m.present("max_body_size"); ok {
+		if v, ok := d.size(be); ok {
+			p.MaxBodySize = v
+		}
+	}
+	if ie, ok := m.present("upstream_idle_timeout"); ok {
+		if v, ok := d.duration(ie); ok {
+			if v <= 0 {
+				d.errorf(ie.val, ie.path, `must be more than 0, e.g. "1s": set it below your app's keep-alive timeout`)
+			}
+			p.UpstreamIdleTimeout = v
+		}
 	}
 	if se, ok := m.present("ssl"); ok {
 		p.SSL, _ = d.bool(se)

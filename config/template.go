@@ -52,6 +52,9 @@ apps:
       hosts: ["{{project}}.localhost"]
       app_port: 3000            # the port the app listens on inside its container
       ssl: false                # TLS termination is not built yet; terminate TLS in front
+      # max_body_size: 1GiB       # larger request bodies get 413 (0: no limit)
+      # upstream_idle_timeout: 1s # reuse idle connections to the app at most this long;
+      #                           # luma-proxy also learns the app's keep-alive timeout
     health_check:               # a new version takes traffic once path answers 200
       path: /up
       start_period: 10s
