@@ -352,3 +352,17 @@ func TestActiveContainersGone(t *testing.T) {
 		t.Fatalf("lines:\n%s", e.out.text())
 	}
 }
+
+// The app's proxy settings travel with its route to luma-proxy.
+func TestRouteCarriesProxySettings(t *testing.T) {
+	e := newEnv(t, 1)
+	e.app.MaxBodySize, e.app.IdleTimeout = 10<<20, 1500*time.Millisecond
+	e.mustDeploy("r1", "blue")
+	routes, err := e.hosts[0].Routes(bg)
+	if err != nil || len(routes) != 1 {
+		t.Fatalf("routes: %v, %v", routes, err)
+	}
+	if r := routes[0]; r.MaxBodySize != 10<<20 || r.UpstreamIdleTimeout != 1500*time.Millisecond {
+		t.Fatalf("route %+v lacks the app's proxy settings", r)
+	}
+}

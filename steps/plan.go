@@ -30,6 +30,8 @@ type App struct {
 	// containers are still health-checked over HTTP when AppPort > 0.
 	Hosts        []string
 	AppPort      int
+	MaxBodySize  int64         // bytes luma-proxy lets through per request; 0: no limit
+	IdleTimeout  time.Duration // longest reuse of an idle connection to the app; 0: the proxy's own
 	Health       HealthCheck
 	DrainTimeout time.Duration // 0: stop waiting at once
 	StopTimeout  time.Duration // 0: kill at once

@@ -98,7 +98,7 @@ func (r *run) restoreRoute(ctx context.Context, rec machine.Record) error {
 		cur := routes[i]
 		newTargets = cur.Targets
 		if len(rec.Old) > 0 {
-			old = drivers.Route{App: cur.App, Hosts: cur.Hosts, Targets: r.app.targets(rec.Old), HealthPath: r.app.Health.Path}
+			old = r.app.route(cur.Hosts, rec.Old)
 		}
 	}
 	if len(old.Targets) == 0 {

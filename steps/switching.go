@@ -48,9 +48,7 @@ func (r *run) swap(ctx context.Context) error {
 		return nil
 	}
 	rec := r.m.Record()
-	old, err := r.srv.Proxy.SetRoute(ctx, drivers.Route{
-		App: r.app.Key(), Hosts: r.app.Hosts, Targets: r.app.targets(rec.New), HealthPath: r.app.Health.Path,
-	})
+	old, err := r.srv.Proxy.SetRoute(ctx, r.app.route(r.app.Hosts, rec.New))
 	if err != nil {
 		r.route = routeUnknown // it may have been applied before the error
 		r.say("Failed to switch traffic: %v", err)
@@ -72,4 +70,13 @@ func (r *run) commit(ctx context.Context) error {
 			ErrAfterSwitch, r.m.Record().ToColor, err)
 	}
 	return nil
+}
+
+// route is what luma-proxy serves for the app: hosts to the containers
+// named, with the app's proxy settings.
+func (a App) route(hosts, containers []string) drivers.Route {
+	return drivers.Route{
+		App: a.Key(), Hosts: hosts, Targets: a.targets(containers), HealthPath: a.Health.Path,
+		MaxBodySize: a.MaxBodySize, UpstreamIdleTimeout: a.IdleTimeout,
+	}
 }

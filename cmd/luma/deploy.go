@@ -221,6 +221,7 @@ func stepsApp(cfg *config.Config, a *config.App, image, rel string, env []string
 	}
 	if a.Proxy != nil {
 		app.Hosts, app.AppPort = a.Proxy.Hosts, a.Proxy.AppPort
+		app.MaxBodySize, app.IdleTimeout = a.Proxy.MaxBodySize, a.Proxy.UpstreamIdleTimeout
 	}
 	return app
 }
