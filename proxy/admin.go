@@ -50,20 +50,20 @@ func (s *server) handle(ctx context.Context, req protocol.Request) protocol.Resp
 		return s.setRoute(req)
 	case protocol.OpDrain:
 		n, err := s.router.Drain(ctx, req.App, req.Targets, req.Timeout)
-		s.logger.Printf("drain %s %v: %d request(s) still in flight", req.App, req.Targets, n)
+		s.logger.Info("drained", "app", req.App, "targets", req.Targets, "still_in_flight", n)
 		resp := errResponse(err)
 		resp.Remaining = n
 		return resp
 	case protocol.OpRemoveRoute:
 		s.router.RemoveRoute(req.App)
-		s.logger.Printf("route %s removed", req.App)
+		s.logger.Info("route removed", "app", req.App)
 		return errResponse(s.persist())
 	case protocol.OpRoutes:
 		return protocol.Response{Routes: s.router.Routes()}
 	case protocol.OpLock:
 		tookOver, err := s.store.Lock(req.Key, req.Holder, req.Lease)
 		if err == nil && tookOver {
-			s.logger.Printf("lock %s: expired lease taken over by %s", req.Key, req.Holder)
+			s.logger.Warn("expired lock taken over", "key", req.Key, "holder", req.Holder)
 		}
 		resp := s.changed(err)
 		resp.TookOver = tookOver && err == nil
@@ -86,7 +86,7 @@ func (s *server) handle(ctx context.Context, req protocol.Request) protocol.Resp
 	case protocol.OpForget:
 		err := s.store.Forget(req.Project, req.App)
 		if err == nil {
-			s.logger.Printf("record %s forgotten", recordKey(req.Project, req.App))
+			s.logger.Info("record forgotten", "record", recordKey(req.Project, req.App))
 		}
 		return s.changed(err)
 	case protocol.OpRecords:
@@ -105,8 +105,8 @@ func (s *server) setRoute(req protocol.Request) protocol.Response {
 	if err != nil {
 		return errResponse(err)
 	}
-	s.logger.Printf("route %s: hosts %s → targets %s (was %s)", req.Route.App,
-		strings.Join(req.Route.Hosts, ","), strings.Join(req.Route.Targets, ","), strings.Join(prev.Targets, ","))
+	s.logger.Info("route set", "app", req.Route.App, "hosts", strings.Join(req.Route.Hosts, ","),
+		"targets", strings.Join(req.Route.Targets, ","), "was", strings.Join(prev.Targets, ","))
 	resp := errResponse(s.persist())
 	resp.Route = &prev
 	return resp

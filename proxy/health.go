@@ -3,7 +3,7 @@ package proxy
 import (
 	"context"
 	"io"
-	"log"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -47,7 +47,7 @@ func Probe(ctx context.Context, target, path string, timeout time.Duration) driv
 // healthWatcher probes restored targets until each passes once, and then
 // lets them take traffic. It stops for targets that leave their route.
 type healthWatcher struct {
-	logger   *log.Logger
+	logger   *slog.Logger
 	interval time.Duration
 	timeout  time.Duration
 	wg       sync.WaitGroup
@@ -65,12 +65,12 @@ func (h *healthWatcher) watchTarget(ctx context.Context, t *Target, path string)
 		p := Probe(ctx, t.addr, path, h.timeout)
 		if p.Healthy() {
 			t.healthy.Store(true)
-			h.logger.Printf("restored target %s passed its health check", t.addr)
+			h.logger.Info("restored target passed its health check", "target", t.addr)
 			return
 		}
 		if !failed {
 			failed = true
-			h.logger.Printf("restored target %s not healthy yet (%s), probing again", t.addr, describe(p))
+			h.logger.Warn("restored target not healthy yet, probing again", "target", t.addr, "probe", describe(p))
 		}
 		select {
 		case <-ctx.Done():

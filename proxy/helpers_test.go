@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -34,7 +34,7 @@ func testOptions(t *testing.T) Options {
 		StatePath:       filepath.Join(t.TempDir(), "state", "state.json"),
 		SocketPath:      shortSocketPath(t),
 		ShutdownTimeout: 5 * time.Second,
-		Logger:          log.New(newTestWriter(t), "proxy: ", 0),
+		Logger:          slog.New(slog.NewTextHandler(newTestWriter(t), nil)),
 	}
 }
 

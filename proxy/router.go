@@ -96,10 +96,7 @@ func (rt *Router) SetRoute(r drivers.Route) (drivers.Route, error) {
 		oldLB = old.lb
 		rt.unmapHosts(old)
 	}
-	opts := rt.opts
-	if r.UpstreamIdleTimeout > 0 {
-		opts.IdleConnTimeout = r.UpstreamIdleTimeout
-	}
+	opts := rt.targetOptions(r)
 	targets := make([]*Target, 0, len(r.Targets))
 	for _, addr := range r.Targets {
 		t := rt.reuse(r.App, oldLB, addr, opts)
@@ -114,6 +111,16 @@ func (rt *Router) SetRoute(r drivers.Route) (drivers.Route, error) {
 	}
 	rt.install(newService(r, newLoadBalancer(targets)))
 	return prev, nil
+}
+
+// targetOptions are the options of new targets of route r.
+func (rt *Router) targetOptions(r drivers.Route) targetOptions {
+	opts := rt.opts
+	opts.App = r.App
+	if r.UpstreamIdleTimeout > 0 {
+		opts.IdleConnTimeout = r.UpstreamIdleTimeout
+	}
+	return opts
 }
 
 // checkHosts refuses a route claiming a host that another app serves.
@@ -305,9 +312,10 @@ func (rt *Router) restore(routes []drivers.Route) ([]*Service, []error) {
 			errs = append(errs, err)
 			continue
 		}
+		opts := rt.targetOptions(r)
 		targets := make([]*Target, len(r.Targets))
 		for i, addr := range r.Targets {
-			targets[i] = newTarget(addr, rt.opts)
+			targets[i] = newTarget(addr, opts)
 			targets[i].healthy.Store(false)
 		}
 		svc := newService(r, newLoadBalancer(targets))

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -32,7 +32,7 @@ type Options struct {
 	// ShutdownTimeout is how long requests in flight may finish once ctx
 	// is done (30s).
 	ShutdownTimeout time.Duration
-	Logger          *log.Logger // (stderr)
+	Logger          *slog.Logger // (text on stderr)
 }
 
 func (o Options) withDefaults() Options {
@@ -55,7 +55,7 @@ func (o Options) withDefaults() Options {
 		o.ShutdownTimeout = 30 * time.Second
 	}
 	if o.Logger == nil {
-		o.Logger = log.New(os.Stderr, "luma-proxy: ", log.LstdFlags)
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	return o
 }
@@ -83,7 +83,7 @@ func Run(ctx context.Context, opts Options) error {
 // both are saved to.
 type server struct {
 	opts   Options
-	logger *log.Logger
+	logger *slog.Logger
 	router *Router
 	store  *Store
 
@@ -109,20 +109,19 @@ func newServer(opts Options) *server {
 func (s *server) load() []*Service {
 	st, skipped, err := readState(s.opts.StatePath)
 	if err != nil {
-		s.logger.Printf("cannot read state, starting empty: %v", err)
+		s.logger.Error("cannot read state, starting empty", "state", s.opts.StatePath, "err", err)
 		if dst, qerr := quarantine(s.opts.StatePath, time.Now()); qerr == nil {
-			s.logger.Printf("kept the unreadable state file as %s", dst)
+			s.logger.Warn("kept the unreadable state file", "as", dst)
 		}
 		return nil
 	}
 	restored, errs := s.router.restore(st.Routes)
 	s.store.restore(st.Locks, st.Records)
 	for _, err := range append(skipped, errs...) {
-		s.logger.Printf("state %s: skipped %v", s.opts.StatePath, err)
+		s.logger.Warn("state entry skipped", "state", s.opts.StatePath, "err", err)
 	}
 	if len(st.Routes)+len(st.Locks)+len(st.Records) > 0 {
-		s.logger.Printf("restored %d route(s), %d lock(s), %d record(s) from %s",
-			len(restored), len(st.Locks), len(st.Records), s.opts.StatePath)
+		s.logger.Info("state restored", "routes", len(restored), "locks", len(st.Locks), "records", len(st.Records), "state", s.opts.StatePath)
 	}
 	return restored
 }
@@ -139,7 +138,7 @@ func (s *server) persist() error {
 		Records: s.store.Records(),
 	}
 	if err := writeState(s.opts.StatePath, st); err != nil {
-		s.logger.Printf("saving state: %v", err)
+		s.logger.Error("saving state", "state", s.opts.StatePath, "err", err)
 		return fmt.Errorf("the change is live but could not be saved to %s: %w", s.opts.StatePath, err)
 	}
 	return nil
@@ -158,15 +157,15 @@ func (s *server) serve(ctx context.Context, httpLn, adminLn net.Listener, restor
 		Handler:           s.router,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       75 * time.Second,
-		ErrorLog:          s.logger,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		// No ReadTimeout/WriteTimeout: uploads, streams and WebSockets
 		// may last as long as the app wants.
 	}
-	admin := &http.Server{Handler: s.adminHandler(), ErrorLog: s.logger}
+	admin := &http.Server{Handler: s.adminHandler(), ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 2)
 	go func() { errc <- web.Serve(httpLn) }()
 	go func() { errc <- admin.Serve(adminLn) }()
-	s.logger.Printf("serving apps on %s, admin on %s", httpLn.Addr(), adminLn.Addr())
+	s.logger.Info("serving", "apps", httpLn.Addr().String(), "admin", adminLn.Addr().String(), "version", Version)
 
 	var err error
 	select {
@@ -182,7 +181,7 @@ func (s *server) serve(ctx context.Context, httpLn, adminLn net.Listener, restor
 
 // shutdown stops accepting and waits for requests in flight.
 func (s *server) shutdown(web, admin *http.Server) {
-	s.logger.Printf("shutting down, waiting up to %s for requests in flight", s.opts.ShutdownTimeout)
+	s.logger.Info("shutting down, waiting for requests in flight", "up_to", s.opts.ShutdownTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -22,7 +22,8 @@ import (
 type targetOptions struct {
 	IdleConnTimeout time.Duration
 	UpstreamTimeout time.Duration
-	Logger          *log.Logger
+	Logger          *slog.Logger
+	App             string // the app the targets serve, for log lines
 }
 
 // Target is one upstream container ("name:port"): its own connection pool,
@@ -31,7 +32,7 @@ type Target struct {
 	addr      string
 	transport *http.Transport
 	proxy     *httputil.ReverseProxy
-	logger    *log.Logger
+	logger    *slog.Logger
 
 	inflight atomic.Int64
 	healthy  atomic.Bool  // false for a restored target until one probe passed
@@ -43,14 +44,15 @@ type Target struct {
 }
 
 func newTarget(addr string, opts targetOptions) *Target {
-	t := &Target{addr: addr, logger: opts.Logger, zero: make(chan struct{})}
+	t := &Target{addr: addr, logger: opts.Logger.With("app", opts.App, "target", addr), zero: make(chan struct{})}
 	t.transport = newTransport(opts, t.dialUpstream(&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}))
 	t.proxy = &httputil.ReverseProxy{
 		Rewrite:        t.rewrite,
 		Transport:      roundTripFunc(t.roundTrip),
 		ModifyResponse: t.modifyResponse,
 		ErrorHandler:   t.handleError,
-		ErrorLog:       opts.Logger,
+		// Errors after the answer started (a cut body) land here.
+		ErrorLog: slog.NewLogLogger(t.logger.Handler(), slog.LevelError),
 		// 0 keeps copies buffered but ReverseProxy flushes at once for
 		// text/event-stream and bodies of unknown length (streams).
 		FlushInterval: 0,
@@ -154,6 +156,7 @@ type flight struct {
 	idle  time.Duration // the app's upstream_idle_timeout, 0 for none
 	limit int64         // the app's max_body_size, 0 for none
 	conn  *upstreamConn // the connection the request was last given
+	start time.Time
 	done  atomic.Bool
 }
 
@@ -161,6 +164,14 @@ func (f *flight) release() {
 	if f.done.CompareAndSwap(false, true) {
 		f.t.end()
 	}
+}
+
+// elapsed is how long the request has run (0 for none).
+func (f *flight) elapsed() time.Duration {
+	if f == nil {
+		return 0
+	}
+	return time.Since(f.start)
 }
 
 // gotConn runs when the transport hands the request a connection (again
@@ -175,7 +186,7 @@ func (f *flight) gotConn(info httptrace.GotConnInfo) {
 // serve proxies r to t for svc. The caller has already counted the request
 // in (begin) while choosing t, so a swap can never miss it.
 func (t *Target) serve(w http.ResponseWriter, r *http.Request, svc *Service) {
-	f := &flight{t: t, idle: svc.idleTimeout, limit: svc.maxBodySize}
+	f := &flight{t: t, idle: svc.idleTimeout, limit: svc.maxBodySize, start: time.Now()}
 	defer f.release()
 	if f.limit > 0 && r.ContentLength > f.limit {
 		writeTooLarge(w, f.limit)
@@ -261,6 +272,7 @@ func (t *Target) handleError(w http.ResponseWriter, r *http.Request, err error) 
 		return // the client went away; nobody reads an answer
 	}
 	if f, ok := r.Context().Value(flightKey{}).(*flight); ok && errors.Is(err, errBodyTooLarge) {
+		t.logger.Warn("request body too large", "method", r.Method, "path", r.URL.Path, "status", http.StatusRequestEntityTooLarge, "limit", f.limit)
 		writeTooLarge(w, f.limit)
 		return
 	}
@@ -268,7 +280,9 @@ func (t *Target) handleError(w http.ResponseWriter, r *http.Request, err error) 
 	if isTimeout(err) || t.removed.Load() {
 		status = http.StatusGatewayTimeout
 	}
-	t.logger.Printf("upstream %s: %s %s: %v (answered %d)", t.addr, r.Method, r.URL.Path, err, status)
+	f, _ := r.Context().Value(flightKey{}).(*flight)
+	t.logger.Error("upstream error", "method", r.Method, "path", r.URL.Path, "status", status,
+		"duration", f.elapsed(), "err", err)
 	writeError(w, status)
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,16 +21,26 @@ func newProxyCmd(g *globals) *cobra.Command {
 		Hidden: true,
 	}
 	opts := proxy.Options{}
+	var logFormat string
 	run := &cobra.Command{
 		Use:   "run",
 		Short: "Serve HTTP and the admin socket",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch logFormat {
+			case "text":
+				opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+			case "json":
+				opts.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			default:
+				return exitWith(exitUsage, fmt.Errorf("--log-format %q: want text or json", logFormat))
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return proxy.Run(ctx, opts)
 		},
 	}
+	run.Flags().StringVar(&logFormat, "log-format", "text", "log lines as text (key=value) or json")
 	run.Flags().StringVar(&opts.HTTPAddr, "http", ":80", "HTTP listen address")
 	run.Flags().StringVar(&opts.StatePath, "state", protocol.StatePath, "state file")
 	run.Flags().StringVar(&opts.SocketPath, "socket", protocol.SocketPath, "admin socket")
