@@ -95,8 +95,13 @@ func TestPOSTNeverMeetsAppIdleClose(t *testing.T) {
 				t.Fatal(resp.Error)
 			}
 			c := p.client()
+			sent := 0
 			send := func() int {
-				res, err := c.Post("http://web.test/", "text/plain", strings.NewReader(strings.Repeat("x", 8<<10)))
+				// 8 KiB, and 1 MiB: far more than the replayable prefix
+				// (a retry happens before any byte left).
+				size := []int{8 << 10, 1 << 20}[sent%2]
+				sent++
+				res, err := c.Post("http://web.test/", "text/plain", strings.NewReader(strings.Repeat("x", size)))
 				if err != nil {
 					t.Fatal(err)
 				}

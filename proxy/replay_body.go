@@ -19,6 +19,9 @@ const replayPrefix = 64 << 10
 // can be replayed.
 var errNoReplay = errors.New("request body already sent in part: cannot send it again")
 
+// errRequestOver is what reads of a body return once its request is over.
+var errRequestOver = errors.New("request is over")
+
 // errBodyTooLarge is the body's read error past the app's max_body_size.
 var errBodyTooLarge = errors.New("request body is larger than max_body_size")
 
@@ -110,7 +113,7 @@ func (b *replayBody) release() {
 	}
 	b.prefix = nil
 	if b.srcErr == nil {
-		b.srcErr = errNoReplay
+		b.srcErr = errRequestOver
 	}
 }
 
@@ -125,7 +128,7 @@ func (r *replayReader) Read(p []byte) (int, error) {
 	r.b.mu.Lock()
 	defer r.b.mu.Unlock()
 	if r.b.prefix == nil {
-		return 0, errNoReplay
+		return 0, errRequestOver
 	}
 	if r.prefix.Len() > 0 {
 		return r.prefix.Read(p)

@@ -36,9 +36,9 @@ type upstreamConn struct {
 	mu         sync.Mutex
 	lastRead   time.Time
 	lastWrite  time.Time
-	keepAlive  time.Duration // from the app's Keep-Alive header, 0 unknown
+	keepAlive  time.Duration // reuse limit from the app's Keep-Alive header, 0 unknown
 	starting   bool          // a request got this connection and wrote nothing yet
-	stale      bool          // ... and it must not be written on
+	limit      time.Duration // ... and may write only if it sat idle less than this (0: any)
 	peerClosed bool          // the app closed its side (EOF or reset read)
 }
 
@@ -55,15 +55,16 @@ func (t *Target) dialUpstream(d *net.Dialer) func(ctx context.Context, network, 
 	}
 }
 
-// claim is called when a request got the connection (httptrace GotConn).
-// A reused connection idle for limit or longer, or that the app closed,
-// is marked so that the request's first write refuses it.
+// claim is called when a request got the connection (httptrace GotConn),
+// with the app's configured reuse limit. The check itself waits for the
+// request's first write, which may come much later when the client sends
+// its body slowly.
 func (c *upstreamConn) claim(info httptrace.GotConnInfo, limit time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.starting = true
+	c.starting, c.limit = info.Reused, 0
 	if !info.Reused {
-		return
+		return // a fresh connection is never refused
 	}
 	if ka := c.keepAlive; ka > 0 && (limit <= 0 || ka < limit) {
 		limit = ka
@@ -71,21 +72,14 @@ func (c *upstreamConn) claim(info httptrace.GotConnInfo, limit time.Duration) {
 	if l := c.t.learnedLimit(); l > 0 && (limit <= 0 || l < limit) {
 		limit = l
 	}
-	c.stale = limit > 0 && time.Since(c.lastActivity()) >= limit
-}
-
-func (c *upstreamConn) lastActivity() time.Time {
-	if c.lastWrite.After(c.lastRead) {
-		return c.lastWrite
-	}
-	return c.lastRead
+	c.limit = limit
 }
 
 func (c *upstreamConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	if c.starting {
 		c.starting = false
-		if c.stale || c.peerClosed {
+		if c.peerClosed || c.limit > 0 && time.Since(c.lastActivity()) >= c.limit {
 			c.mu.Unlock()
 			c.Conn.Close()
 			return 0, errStaleConn
@@ -99,6 +93,13 @@ func (c *upstreamConn) Write(p []byte) (int, error) {
 		c.mu.Unlock()
 	}
 	return n, err
+}
+
+func (c *upstreamConn) lastActivity() time.Time {
+	if c.lastWrite.After(c.lastRead) {
+		return c.lastWrite
+	}
+	return c.lastRead
 }
 
 func (c *upstreamConn) Read(p []byte) (int, error) {
