@@ -33,15 +33,21 @@ type deploy struct {
 	app  App
 	opts Options
 	runs []*run
+
+	// live is ctx of the run, cancelled also with ErrLeaseLost when a
+	// lock's lease is lost.
+	live   context.Context
+	cancel context.CancelCauseFunc
 }
 
 func (d *deploy) run(ctx context.Context) error {
+	d.live, d.cancel = context.WithCancelCause(ctx)
+	defer d.cancel(nil)
 	if err := d.lock(ctx); err != nil {
 		return err
 	}
 	defer d.unlock(ctx)
-	live, stop := d.keepLeases(ctx)
-	defer stop()
+	live := d.live
 
 	// Before the switch: a failure anywhere rolls back everywhere.
 	if err := d.each(live, true, (*run).upToHealthy); err != nil {

@@ -13,22 +13,31 @@ import (
 
 // lock takes the app's deploy lock on every server, in name order so that
 // two runs over overlapping servers cannot each hold a part and wait for
-// the rest. On failure it releases what it took.
+// the rest. Each lock is renewed from the moment it is taken, so that
+// locks taken early do not expire while the run waits (--lock-wait) for a
+// later one. On failure it releases what it took.
 func (d *deploy) lock(ctx context.Context) error {
 	order := slices.Clone(d.runs)
 	slices.SortFunc(order, func(a, b *run) int { return cmp.Compare(a.srv.Name, b.srv.Name) })
 	for _, r := range order {
-		if err := r.lock(ctx); err != nil {
-			d.unlock(ctx)
-			for _, o := range d.runs {
-				o.outcome = Failed
-			}
-			r.err = err
-			if ctx.Err() != nil {
-				return fmt.Errorf("%w while waiting for the deploy lock on %s: nothing was changed", ErrInterrupted, r.srv.Name)
-			}
-			return fmt.Errorf("[%s] %w", r.srv.Name, err)
+		err := r.lock(d.live)
+		if err == nil {
+			d.keepLease(ctx, r)
+			continue
 		}
+		d.unlock(ctx)
+		for _, o := range d.runs {
+			o.outcome = Failed
+		}
+		r.err = err
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("%w while waiting for the deploy lock on %s: nothing was changed", ErrInterrupted, r.srv.Name)
+		case d.live.Err() != nil: // a lease taken earlier was lost
+			r.err = context.Cause(d.live)
+			return fmt.Errorf("%w while waiting for the deploy lock on %s: nothing was changed", context.Cause(d.live), r.srv.Name)
+		}
+		return fmt.Errorf("[%s] %w", r.srv.Name, err)
 	}
 	return nil
 }
@@ -63,11 +72,26 @@ func (r *run) lock(ctx context.Context) error {
 	}
 }
 
-// unlock releases every lock taken; it runs also after a failure or an
-// interrupt, so it ignores ctx's cancellation.
+// keepLease renews r's lease until unlock. When it is lost (another holder
+// has it, or two renewals in a row failed) the run's live context is
+// cancelled with ErrLeaseLost: before the switch the run rolls back, after
+// it the run finishes.
+func (d *deploy) keepLease(ctx context.Context, r *run) {
+	r.stopLease = KeepLease(ctx, r.srv.Proxy, r.app.Key(), r.opts.Holder, d.opts.Lease, func(err error) {
+		r.say("Lost the deploy lock: %v", err)
+		d.cancel(fmt.Errorf("%w on %s: %v", ErrLeaseLost, r.srv.Name, err))
+	})
+}
+
+// unlock stops renewing and releases every lock taken; it runs also after
+// a failure or an interrupt, so it ignores ctx's cancellation.
 func (d *deploy) unlock(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	for _, r := range d.runs {
+		if r.stopLease != nil {
+			r.stopLease()
+			r.stopLease = nil
+		}
 		if !r.locked {
 			continue
 		}
@@ -76,26 +100,5 @@ func (d *deploy) unlock(ctx context.Context) {
 			continue
 		}
 		r.locked = false
-	}
-}
-
-// keepLeases keeps every server's lease while the run lives. When one is
-// lost (another holder has it, or two renewals in a row failed) the
-// returned context is cancelled with ErrLeaseLost: before the switch the
-// run rolls back, after it the run finishes.
-func (d *deploy) keepLeases(ctx context.Context) (context.Context, func()) {
-	live, cancel := context.WithCancelCause(ctx)
-	var stops []func()
-	for _, r := range d.runs {
-		stops = append(stops, KeepLease(ctx, r.srv.Proxy, r.app.Key(), r.opts.Holder, d.opts.Lease, func(err error) {
-			r.say("Lost the deploy lock: %v", err)
-			cancel(fmt.Errorf("%w on %s: %v", ErrLeaseLost, r.srv.Name, err))
-		}))
-	}
-	return live, func() {
-		for _, stop := range stops {
-			stop()
-		}
-		cancel(nil)
 	}
 }

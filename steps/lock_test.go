@@ -127,3 +127,52 @@ func TestLeaseLostRollsBack(t *testing.T) {
 		t.Fatalf("lines:\n%s", e.out.text())
 	}
 }
+
+// With --lock-wait, a lock already taken is renewed while the run waits
+// for a later server's: else it expires and another run can take it.
+func TestLockWaitKeepsTakenLeases(t *testing.T) {
+	e := newEnv(t, 1, "server1", "server2")
+	h1, h2 := e.hosts[0], e.hosts[1]
+	h2.Lock(bg, "shop/blog", "carol@ci pid 9", time.Minute)
+	e.opts.Lease = 30 * time.Millisecond
+	e.opts.LockWait = 500 * time.Millisecond
+	renewed := make(chan struct{})
+	h1.Inject(fake.Fault{Op: "Renew", Nth: 1, Pass: true, Do: func() { close(renewed) }})
+	// While the run waits for server2, server1's lease must be renewed;
+	// then carol finishes. The bound only keeps a broken run from hanging.
+	h2.Inject(fake.Fault{Op: "Lock", Nth: 2, Pass: true, Do: func() {
+		select {
+		case <-renewed:
+		case <-time.After(10 * time.Second):
+			t.Error("server1's lock was not renewed while the run waited for server2's")
+		}
+		h2.Unlock(bg, "shop/blog", "carol@ci pid 9")
+	}})
+	e.mustDeploy("r1", Blue)
+}
+
+// A lock taken first and lost while the run waits for a later one stops
+// the wait: nothing was changed, and the run says why.
+func TestLeaseLostWhileWaiting(t *testing.T) {
+	e := newEnv(t, 1, "server1", "server2")
+	h1, h2 := e.hosts[0], e.hosts[1]
+	h2.Lock(bg, "shop/blog", "carol@ci pid 9", time.Minute)
+	e.opts.Lease = 30 * time.Millisecond
+	e.opts.LockWait = time.Hour
+	h2.Inject(fake.Fault{Op: "Lock", Nth: 2, Pass: true, Do: func() {
+		h1.Clock().Advance(time.Minute)
+		h1.Lock(bg, "shop/blog", "mallory pid 1", time.Hour)
+	}})
+	res, err := e.deploy(bg, "r1")
+	if !errors.Is(err, ErrLeaseLost) || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("err %v", err)
+	}
+	for i, h := range e.hosts {
+		if res.Servers[i].Outcome != Failed || h.Calls("Save") != 0 || h.Calls("Create") != 0 {
+			t.Fatalf("[%s] outcome %s, %d saves, %d creates", h.Name(), res.Servers[i].Outcome, h.Calls("Save"), h.Calls("Create"))
+		}
+	}
+	if l, _ := h1.Lease("shop/blog"); l.Holder != "mallory pid 1" {
+		t.Fatalf("server1 lock %+v", l)
+	}
+}

@@ -19,6 +19,7 @@ type run struct {
 	m    *machine.Machine // nil until the record is loaded
 
 	locked    bool
+	stopLease func()        // stops renewing the lock; nil when not renewing
 	tookOver  bool          // the lock's last holder died with its lease
 	recovered machine.State // state of a dead run recovered first
 
