@@ -49,11 +49,20 @@ func Server(ctx context.Context, server string, e drivers.Containers, p drivers.
 		}
 		return fmt.Errorf("take deploy lock %s: %w", key, err)
 	}
+	// A lost lease stops the remove, as it stops a deploy: another run
+	// may own the app on this server now.
+	outer := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	stopRenew := steps.KeepLease(ctx, p, key, opts.Holder, opts.Lease, func(err error) {
-		rep.Printf(server, "Could not renew the deploy lock: %v", err)
+		cancel(fmt.Errorf("%w on %s: %v", steps.ErrLeaseLost, server, err))
+		rep.Printf(server, "Lost the deploy lock, stopping: %v", err)
 	})
 	defer func() {
 		stopRenew()
+		if err != nil && outer.Err() == nil && context.Cause(ctx) != nil {
+			err = fmt.Errorf("%w: the remove stopped", context.Cause(ctx))
+		}
 		// Released also after a failure or an interrupt.
 		if uerr := p.Unlock(context.WithoutCancel(ctx), key, opts.Holder); uerr != nil {
 			rep.Printf(server, "Could not release the deploy lock (it expires in %s): %v", opts.Lease, uerr)

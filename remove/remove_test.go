@@ -13,6 +13,7 @@ import (
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/fake"
 	"github.com/luma-deploy/luma/machine"
+	"github.com/luma-deploy/luma/steps"
 )
 
 var bg = context.Background()
@@ -190,5 +191,49 @@ func TestServerReportsRequestsLeftAfterDrain(t *testing.T) {
 	}
 	if !slices.Contains(out.l, "[s1] 2 request(s) still in flight after 5s; stopping the containers anyway") {
 		t.Fatalf("output %q", out.l)
+	}
+}
+
+// said is a reporter that tells when a line containing a word is printed.
+type said struct {
+	lines
+	word string
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (s *said) Printf(server, format string, args ...any) {
+	s.lines.Printf(server, format, args...)
+	if strings.Contains(fmt.Sprintf(format, args...), s.word) {
+		s.once.Do(func() { close(s.ch) })
+	}
+}
+
+// A remove whose lock was taken from it stops, as a deploy does: another
+// run now owns the app on this server.
+func TestServerStopsWhenTheLeaseIsLost(t *testing.T) {
+	h := deployed(t)
+	out := &said{word: "deploy lock", ch: make(chan struct{})}
+	o := opts
+	o.Lease = 30 * time.Millisecond
+	h.Inject(fake.Fault{Op: "Drain", Nth: 1, Pass: true, Do: func() {
+		h.Clock().Advance(time.Minute)
+		if _, err := h.Lock(bg, "demo/blog", "mallory pid 1", time.Hour); err != nil {
+			t.Error(err)
+		}
+		<-out.ch // the run learnt it lost the lock
+	}})
+	err := Server(bg, "s1", h, h, blog, o, out)
+	if !errors.Is(err, steps.ErrLeaseLost) {
+		t.Fatalf("err = %v, want the lease lost", err)
+	}
+	if got := names(h); len(got) != 8 {
+		t.Fatalf("containers removed without the lock: %v", got)
+	}
+	if _, ok := h.Record("demo", "blog"); !ok {
+		t.Fatal("record forgotten without the lock")
+	}
+	if l, _ := h.Lease("demo/blog"); l.Holder != "mallory pid 1" {
+		t.Fatalf("lock %+v", l)
 	}
 }
