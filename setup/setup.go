@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,7 +23,11 @@ type Options struct {
 	HTTPPort   int
 	ProxyImage string // configured image for servers whose platform differs
 	Exe        string // the luma executable the proxy image is built from
-	Now        func() time.Time
+	// Apps are the project's apps on the server: their deploy locks are
+	// held while luma-proxy is replaced, with those of every app the proxy
+	// knows.
+	Apps   []string
+	Holder string // names setup in those locks
 }
 
 // Reporter prints one progress line for a server.
@@ -35,13 +41,6 @@ type Engine interface {
 	drivers.Networks
 	drivers.Images
 	Platform(ctx context.Context) (string, error)
-}
-
-func (o Options) now() time.Time {
-	if o.Now != nil {
-		return o.Now()
-	}
-	return time.Now()
 }
 
 // Network is the project's network name.
@@ -106,7 +105,7 @@ func ensureImage(ctx context.Context, server string, e Engine, opts Options, rep
 // rejoins every network the old one was on, so other projects on the server
 // keep being served. It never replaces a proxy while a deploy holds a lock:
 // that deploy's switch and drain run through it.
-func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, image, network string, opts Options, rep Reporter) error {
+func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, image, network string, opts Options, rep Reporter) (err error) {
 	name := proxyclient.ContainerName
 	port := strconv.Itoa(opts.HTTPPort)
 	old, err := e.Inspect(ctx, name)
@@ -122,8 +121,19 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 		rep.Printf(server, "%s is up to date (%s)", name, image)
 		return nil
 	default:
-		if err := noDeployRunning(ctx, p, opts.now()); err != nil {
-			return err
+		if old.Running() {
+			release, err := holdLocks(ctx, p, opts)
+			if err != nil {
+				return err
+			}
+			// Released through the new proxy: the locks are in its state
+			// volume. Setup waits for it to answer before releasing.
+			defer func() {
+				if err == nil {
+					err = waitReady(ctx, p)
+				}
+				release(server, rep)
+			}()
 		}
 		rep.Printf(server, "Replacing %s (%s, port %s → %s, port %s)...", name, old.Image, old.Labels[portLabel], image, port)
 		if err := e.Stop(ctx, name, proxyStopTimeout); err != nil && !errors.Is(err, drivers.ErrNotFound) {
@@ -169,26 +179,80 @@ const (
 	portLabel = "luma.http_port"
 	// proxyStopTimeout is above the proxy's own 30 s graceful shutdown.
 	proxyStopTimeout = 35 * time.Second
+	// readyTimeout is how long a new proxy may take to answer.
+	readyTimeout = 15 * time.Second
 )
 
-// noDeployRunning refuses while a live deploy lock exists on the proxy.
-func noDeployRunning(ctx context.Context, p drivers.Proxy, now time.Time) error {
+// replaceLease covers the replacement: the old proxy's graceful stop, the
+// start and the wait for the new one. Renewals cannot run while no proxy
+// answers, so the lease is long enough without them; a setup that dies
+// leaves the locks to expire after it.
+const replaceLease = proxyStopTimeout + readyTimeout + time.Minute
+
+// holdLocks takes the deploy lock of every app the running proxy knows
+// (records and locks, of every project) and of opts.Apps, so that no
+// deploy switches or drains through a proxy that is going away. It
+// refuses when a live deploy holds one, or when the proxy cannot say: an
+// error is no proof that nothing runs. release gives them back.
+func holdLocks(ctx context.Context, p drivers.Proxy, opts Options) (release func(server string, rep Reporter), err error) {
+	refuse := func(err error) error {
+		return fmt.Errorf("not replacing luma-proxy: cannot read its deploy locks (%w); a deploy may be running through it. Run setup again; if it keeps failing, stop luma-proxy (docker stop luma-proxy) once no deploy runs, then run setup", err)
+	}
 	locks, err := p.Locks(ctx)
 	if err != nil {
-		return nil // an old or stopped proxy: nothing runs through it
+		return nil, refuse(err)
+	}
+	records, err := p.Records(ctx)
+	if err != nil {
+		return nil, refuse(err)
+	}
+	keys := map[string]bool{}
+	for _, a := range opts.Apps {
+		keys[opts.Project+"/"+a] = true
 	}
 	for _, l := range locks {
-		if now.Before(l.Expires) {
-			return fmt.Errorf("not replacing luma-proxy: a deploy of %s is running (held by %s since %s, state %s); run setup again when it is done",
-				l.Key, l.Holder, l.Since.Format(time.RFC3339), l.State)
+		keys[l.Key] = true
+	}
+	for _, r := range records {
+		keys[r.Project+"/"+r.App] = true
+	}
+	holder := opts.Holder
+	if holder == "" {
+		holder = "luma setup"
+	}
+	var held []string
+	release = func(server string, rep Reporter) {
+		ctx := context.WithoutCancel(ctx)
+		for _, key := range held {
+			if err := p.Unlock(ctx, key, holder); err != nil {
+				rep.Printf(server, "Could not release the deploy lock %s (it expires in %s): %v", key, replaceLease, err)
+			}
 		}
 	}
-	return nil
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
+		if _, err := p.Lock(ctx, key, holder, replaceLease); err != nil {
+			var l *drivers.LockedError
+			if errors.As(err, &l) {
+				err = fmt.Errorf("not replacing luma-proxy: a deploy of %s is running (held by %s since %s, state %s); run setup again when it is done",
+					l.Lock.Key, l.Lock.Holder, l.Lock.Since.Format(time.RFC3339), l.Lock.State)
+			} else {
+				err = fmt.Errorf("not replacing luma-proxy: take the deploy lock %s: %w", key, err)
+			}
+			release(opts.Project, discard{})
+			return nil, err
+		}
+		held = append(held, key)
+	}
+	return release, nil
 }
+
+type discard struct{}
+
+func (discard) Printf(string, string, ...any) {}
 
 // waitReady waits until the proxy answers on its admin socket.
 func waitReady(ctx context.Context, p drivers.Proxy) error {
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(readyTimeout)
 	for {
 		_, err := p.Routes(ctx)
 		if err == nil {

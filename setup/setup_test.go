@@ -2,6 +2,7 @@ package setup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/fake"
+	"github.com/luma-deploy/luma/machine"
 )
 
 // lines records progress lines.
@@ -44,7 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 func opts(h *fake.Host, port int) Options {
-	return Options{Project: "blog", HTTPPort: port, Exe: staticExe, Now: h.Clock().Now}
+	return Options{Project: "blog", HTTPPort: port, Exe: staticExe}
 }
 
 func TestSetupIsIdempotent(t *testing.T) {
@@ -134,5 +137,88 @@ func TestSetupRefusesDynamicBinary(t *testing.T) {
 	}
 	if len(h.Containers()) != 0 {
 		t.Fatal("something was created")
+	}
+}
+
+// An error reading the locks is no proof that no deploy runs: setup
+// refuses to replace a running luma-proxy it cannot ask.
+func TestSetupRefusesWhenLocksUnreadable(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	if err := Server(ctx, "s1", h, h, opts(h, 8080), &rep); err != nil {
+		t.Fatal(err)
+	}
+	h.Inject(fake.Fault{Op: "Locks"})
+	err := Server(ctx, "s1", h, h, opts(h, 9090), &rep)
+	if err == nil || !strings.Contains(err.Error(), "not replacing luma-proxy") {
+		t.Fatalf("err = %v, want a refusal", err)
+	}
+	if c, _ := h.Inspect(ctx, "luma-proxy"); c.Labels["luma.http_port"] != "8080" {
+		t.Fatal("proxy was replaced although its locks could not be read")
+	}
+}
+
+// While luma-proxy is replaced, setup holds the deploy locks: a deploy
+// that starts meanwhile waits instead of switching through a proxy that
+// is going away. They are released once the new proxy answers.
+func TestSetupHoldsLocksWhileReplacing(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	o := opts(h, 8080)
+	o.Apps = []string{"web"}
+	if err := Server(ctx, "s1", h, h, o, &rep); err != nil {
+		t.Fatal(err)
+	}
+	// Another project deployed here once: its app is locked too.
+	if err := h.Save(ctx, machine.Record{Project: "shop", App: "api", State: machine.Idle}); err != nil {
+		t.Fatal(err)
+	}
+	var during []error
+	h.Inject(fake.Fault{Op: "Stop", Match: "luma-proxy", Pass: true, Do: func() {
+		for _, key := range []string{"blog/web", "shop/api"} {
+			_, err := h.Lock(ctx, key, "bob@ci pid 8", time.Minute)
+			during = append(during, err)
+		}
+	}})
+	o.HTTPPort = 9090
+	if err := Server(ctx, "s1", h, h, o, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range during {
+		var held *drivers.LockedError
+		if !errors.As(err, &held) {
+			t.Errorf("deploy lock %d taken while luma-proxy was replaced: %v", i, err)
+		}
+	}
+	if len(during) != 2 {
+		t.Fatalf("the old proxy was not stopped: %v", during)
+	}
+	for _, key := range []string{"blog/web", "shop/api"} {
+		if l, ok := h.Lease(key); ok {
+			t.Errorf("lock %s left after setup: %+v", key, l)
+		}
+	}
+}
+
+// A luma-proxy that is not running serves no deploy: setup replaces it
+// without asking it for locks.
+func TestSetupReplacesAStoppedProxy(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	if err := Server(ctx, "s1", h, h, opts(h, 8080), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Stop(ctx, "luma-proxy", 0); err != nil {
+		t.Fatal(err)
+	}
+	h.Inject(fake.Fault{Op: "Locks", Nth: 1}, fake.Fault{Op: "Lock", Nth: 1})
+	if err := Server(ctx, "s1", h, h, opts(h, 8080), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, rep.String())
+	}
+	if c, _ := h.Inspect(ctx, "luma-proxy"); !c.Running() {
+		t.Fatal("proxy not running")
 	}
 }

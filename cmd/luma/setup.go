@@ -66,8 +66,14 @@ func runSetup(ctx context.Context, g *globals, opts *setupOptions) error {
 		defer closeSource()
 		source = src
 	}
-	so := setup.Options{Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, ProxyImage: cfg.Proxy.Image, Exe: exe}
+	base := setup.Options{Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, ProxyImage: cfg.Proxy.Image, Exe: exe, Holder: holder() + " (setup)"}
 	return f.Each(func(s *fleet.Server) error {
+		so := base
+		for _, a := range cfg.Apps {
+			if slices.Contains(a.Servers, s.Name) {
+				so.Apps = append(so.Apps, a.Name)
+			}
+		}
 		if err := setup.Server(ctx, s.Name, s.Engine, s.Proxy, so, g.out); err != nil {
 			return err
 		}
