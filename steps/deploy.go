@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/luma-deploy/luma/machine"
 )
@@ -22,6 +23,9 @@ func Deploy(ctx context.Context, app App, servers []Server, rep Reporter, opts O
 		return Result{}, err
 	}
 	d := &deploy{app: app, opts: opts.withDefaults()}
+	if d.opts.Cleanup <= 0 {
+		d.opts.Cleanup = time.Minute + app.DrainTimeout + app.StopTimeout
+	}
 	for _, s := range servers {
 		d.runs = append(d.runs, &run{app: d.app, srv: s, rep: rep, opts: d.opts})
 	}
@@ -102,7 +106,9 @@ func (d *deploy) each(ctx context.Context, failFast bool, step func(*run, contex
 
 // abort rolls every server back after a failure (or interrupt) before the
 // switch. Rollback work ignores ctx's cancellation: it restores the old
-// version and must finish.
+// version and must finish, but within Options.Cleanup on each server: a
+// hung engine or proxy call cannot block it forever, and the error says
+// what was left.
 func (d *deploy) abort(ctx context.Context, live context.Context, cause error) error {
 	interrupted := ctx.Err() != nil
 	if !interrupted && live.Err() != nil && errors.Is(context.Cause(live), ErrLeaseLost) {
@@ -113,7 +119,9 @@ func (d *deploy) abort(ctx context.Context, live context.Context, cause error) e
 	}
 	// Some server got past Idle: there is something to roll back.
 	started := slices.ContainsFunc(d.runs, func(r *run) bool { return r.outcome == "" && r.state() != machine.Idle })
-	parallel(context.WithoutCancel(ctx), d.runs, false, func(ctx context.Context, r *run) error {
+	parallel(ctx, d.runs, false, func(ctx context.Context, r *run) error {
+		ctx, cancel := r.detached(ctx)
+		defer cancel()
 		if r.outcome != "" {
 			return nil
 		}
@@ -136,7 +144,7 @@ func (d *deploy) abort(ctx context.Context, live context.Context, cause error) e
 			r.say("Rolling back: %v", reason)
 		}
 		if err := r.rollBack(ctx, reason); err != nil {
-			r.outcome, r.err = Failed, fmt.Errorf("%w: %w", ErrRollbackUnfinished, err)
+			r.outcome, r.err = Failed, r.unfinished(ctx, err)
 			return nil
 		}
 		r.outcome, r.err = outcome, reason
@@ -164,6 +172,30 @@ func (d *deploy) abort(ctx context.Context, live context.Context, cause error) e
 		err = fmt.Errorf("deploy of %s %s rolled back: %w", d.app.Name, d.app.Release, cause)
 	}
 	return errors.Join(append([]error{err}, failed...)...)
+}
+
+// detached is ctx without its cancellation but bounded by Options.Cleanup:
+// for work that must go on after an interrupt, yet not forever.
+func (r *run) detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), r.opts.Cleanup)
+}
+
+// unfinished is the error of a rollback that stopped, naming what it left
+// on the server for the next run to roll back.
+func (r *run) unfinished(ctx context.Context, err error) error {
+	err = fmt.Errorf("%w: %w", ErrRollbackUnfinished, err)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%w; gave up after %s", err, r.opts.Cleanup)
+	}
+	left := "the record in " + string(r.state())
+	if names := r.record().New; len(names) > 0 {
+		left += ", maybe the containers " + strings.Join(names, ", ")
+	}
+	if r.route != routeUntouched {
+		left += ", maybe the route to them"
+	}
+	r.say("Rollback unfinished: left %s; the next deploy rolls back again", left)
+	return fmt.Errorf("%w; left on %s: %s", err, r.srv.Name, left)
 }
 
 // isCancel tells whether err only reports that a context ended: another

@@ -11,9 +11,10 @@ import (
 
 // KeepLease renews the lock on key every lease/3 until stop is called.
 // Renewals ignore ctx's cancellation: work that must finish after an
-// interrupt keeps its lock until it calls stop. lost is called once when
-// the lease is gone: another holder has the lock, or two renewals in a row
-// failed; renewals go on after it.
+// interrupt keeps its lock until it calls stop. Each renewal may take up
+// to lease/3: one that hangs fails, and stop never waits longer. lost is
+// called once when the lease is gone: another holder has the lock, or two
+// renewals in a row failed; renewals go on after it.
 func KeepLease(ctx context.Context, s drivers.Store, key, holder string, lease time.Duration, lost func(error)) (stop func()) {
 	ctx = context.WithoutCancel(ctx)
 	done := make(chan struct{})
@@ -28,7 +29,9 @@ func KeepLease(ctx context.Context, s drivers.Store, key, holder string, lease t
 				return
 			case <-t.C:
 			}
-			err := s.Renew(ctx, key, holder, lease)
+			rctx, cancel := context.WithTimeout(ctx, lease/3)
+			err := s.Renew(rctx, key, holder, lease)
+			cancel()
 			if err == nil {
 				failures = 0
 				continue

@@ -84,9 +84,11 @@ func (d *deploy) keepLease(ctx context.Context, r *run) {
 }
 
 // unlock stops renewing and releases every lock taken; it runs also after
-// a failure or an interrupt, so it ignores ctx's cancellation.
+// a failure or an interrupt, so it ignores ctx's cancellation, within
+// Options.Cleanup.
 func (d *deploy) unlock(ctx context.Context) {
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.Cleanup)
+	defer cancel()
 	for _, r := range d.runs {
 		if r.stopLease != nil {
 			r.stopLease()

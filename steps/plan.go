@@ -73,6 +73,12 @@ type Options struct {
 	Lease    time.Duration    // lock lease, renewed every Lease/3; default 30s
 	LockWait time.Duration    // how long to wait for a lock another live run holds; 0: fail at once
 	Now      func() time.Time // clock of records and timings; default time.Now
+	// Cleanup bounds, on each server, the work that goes on whatever
+	// happens to the run's context: a rollback, the recovery of a dead
+	// run, the release of a lock. An engine or proxy that stops answering
+	// cannot hold the run forever. Default: a minute plus the app's drain
+	// and stop timeouts.
+	Cleanup time.Duration
 }
 
 // Outcome is how a run ended on one server.

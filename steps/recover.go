@@ -10,9 +10,10 @@ import (
 // recover brings the record of a run that stopped (died, or failed after the
 // switch) back to Idle before this run deploys: before the switch it rolls
 // back, after it it finishes forward. The work ignores ctx's cancellation:
-// it restores a consistent server and must finish.
+// it restores a consistent server and must finish, within Options.Cleanup.
 func (r *run) recover(ctx context.Context) error {
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := r.detached(ctx)
+	defer cancel()
 	rec := r.m.Record()
 	r.recovered = rec.State
 	who := rec.Holder
@@ -41,6 +42,9 @@ func (r *run) recover(ctx context.Context) error {
 		r.route = routeUnknown // it may have moved the route
 	}
 	err := r.rollBack(ctx, fmt.Errorf("recovered: the deploy of %s stopped in %s", rec.Release, rec.State))
+	if err != nil {
+		err = r.unfinished(ctx, err)
+	}
 	r.route = routeUntouched
 	return err
 }
