@@ -52,7 +52,7 @@ func signers(o Options) ([]ssh.Signer, func(), error) {
 		if len(encrypted) > 0 {
 			return nil, nil, fmt.Errorf("ssh key %s is encrypted and no ssh-agent holds it: run ssh-add %s", encrypted[0], encrypted[0])
 		}
-		return nil, nil, errors.New("no ssh key: set ssh key_file, start ssh-agent (SSH_AUTH_SOCK) or create ~/.ssh/id_ed25519")
+		return nil, nil, errors.New("no ssh key: set ssh.key in luma.yml, start ssh-agent (SSH_AUTH_SOCK) or create ~/.ssh/id_ed25519")
 	}
 	return out, closeAgent, nil
 }
