@@ -27,6 +27,9 @@ type ServerInput struct {
 	Lock       *drivers.Lock       // nil when no deploy holds it
 	Route      *drivers.Route      // nil when the proxy serves no route
 	Err        error               // the server could not be read
+	// ProxyErr: luma-proxy did not answer, so Record, Lock and Route are
+	// unknown (not absent).
+	ProxyErr error
 }
 
 // Server is the status of one app on one server.
@@ -49,7 +52,13 @@ type Server struct {
 	// Timings is how long each state of the last deploy took, in seconds.
 	Timings map[machine.State]float64 `json:"timings_seconds,omitempty"`
 	Unreach string                    `json:"unreachable,omitempty"`
+	// ProxyDown: luma-proxy did not answer; State is Unknown.
+	ProxyDown string `json:"proxy_error,omitempty"`
 }
+
+// Unknown is the state of a server whose luma-proxy, which keeps the
+// deploy records, did not answer.
+const Unknown machine.State = "unknown"
 
 // App is the status of one app across its servers.
 type App struct {
@@ -93,6 +102,9 @@ func server(in ServerInput, replicas int, now time.Time) Server {
 	if in.Err != nil {
 		s.Unreach = in.Err.Error()
 		return s
+	}
+	if in.ProxyErr != nil {
+		s.State, s.ProxyDown = Unknown, in.ProxyErr.Error()
 	}
 	if r := in.Record; r != nil {
 		s.State, s.Active, s.Release = r.State, r.Active, r.Release
@@ -228,6 +240,9 @@ func verdict(app string, a App, actives, releases map[string]bool) (string, []st
 		case s.Unreach != "":
 			mixed = true
 			advice = append(advice, fmt.Sprintf("[%s] unreachable: %s", s.Name, s.Unreach))
+		case s.ProxyDown != "":
+			mixed = true
+			advice = append(advice, fmt.Sprintf("[%s] %s", s.Name, proxyDown(s.ProxyDown)))
 		case s.Running < s.Desired:
 			mixed = true
 			advice = append(advice, fmt.Sprintf("[%s] %d/%d replicas running: check `docker logs` of the stopped ones, then `luma deploy %s`", s.Name, s.Running, s.Desired, app))
@@ -261,4 +276,9 @@ func seconds(t map[machine.State]time.Duration) map[machine.State]float64 {
 		out[k] = v.Seconds()
 	}
 	return out
+}
+
+// proxyDown says that luma-proxy did not answer and what to run.
+func proxyDown(err string) string {
+	return fmt.Sprintf("luma-proxy is not answering (%s): deploy state, locks and routes unknown; run `luma setup` to start it", err)
 }

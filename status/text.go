@@ -50,6 +50,9 @@ func serverLine(s Server) string {
 		parts = append(parts, fmt.Sprintf("%d from before blue-green", s.Legacy))
 	}
 	line := strings.Join(parts, ", ")
+	if s.ProxyDown != "" {
+		line += "; " + proxyDown(s.ProxyDown)
+	}
 	if s.Deploy != "" {
 		line += "; deploy " + s.Deploy
 	}

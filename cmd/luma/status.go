@@ -121,6 +121,7 @@ func serviceStatuses(cfg *config.Config, svcs []config.Service, reports map[stri
 // serverReport is everything one server says, read once for all apps.
 type serverReport struct {
 	err        error
+	proxyErr   error // luma-proxy did not answer: no records, locks, routes
 	containers []drivers.Container
 	records    []machine.Record
 	locks      []drivers.Lock
@@ -160,16 +161,30 @@ func readServer(ctx context.Context, cfg *config.Config, name string) *serverRep
 	if r.containers, err = s.Engine.List(ctx, map[string]string{"luma.project": cfg.Name}); err != nil {
 		return &serverReport{err: err}
 	}
-	// A server without luma-proxy has no records: status still shows its
-	// containers.
-	r.records, _ = s.Proxy.Records(ctx)
-	r.locks, _ = s.Proxy.Locks(ctx)
-	r.routes, _ = s.Proxy.Routes(ctx)
+	r.readProxy(ctx, s.Proxy)
 	return r
 }
 
+// readProxy reads the deploy records, locks and routes of luma-proxy.
+func (r *serverReport) readProxy(ctx context.Context, p drivers.Proxy) {
+	// A server whose luma-proxy does not answer still shows its
+	// containers, with the proxy's error instead of a deploy state.
+	var err error
+	if r.records, err = p.Records(ctx); err != nil {
+		r.proxyErr = err
+		return
+	}
+	if r.locks, err = p.Locks(ctx); err != nil {
+		r.proxyErr = err
+		return
+	}
+	if r.routes, err = p.Routes(ctx); err != nil {
+		r.proxyErr = err
+	}
+}
+
 func (r *serverReport) input(project, app string) status.ServerInput {
-	in := status.ServerInput{Err: r.err}
+	in := status.ServerInput{Err: r.err, ProxyErr: r.proxyErr}
 	if r.err != nil {
 		return in
 	}
