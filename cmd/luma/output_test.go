@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -38,10 +39,30 @@ func TestPrinterWholeLinesNoColor(t *testing.T) {
 	}
 }
 
+// Colors go to a terminal (a character device: /dev/null stands in for
+// one) unless NO_COLOR is set, whatever its value, or TERM is dumb.
 func TestNoColorEnv(t *testing.T) {
-	t.Setenv("NO_COLOR", "1")
-	if useColor(nil) {
-		t.Fatal("color with NO_COLOR set")
+	tty, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	t.Setenv("TERM", "xterm")
+	t.Setenv("NO_COLOR", "")
+	os.Unsetenv("NO_COLOR")
+	if !useColor(tty) {
+		t.Fatal("no color on a terminal")
+	}
+	for _, v := range []string{"1", ""} {
+		t.Setenv("NO_COLOR", v)
+		if useColor(tty) {
+			t.Fatalf("color with NO_COLOR=%q", v)
+		}
+	}
+	os.Unsetenv("NO_COLOR")
+	t.Setenv("TERM", "dumb")
+	if useColor(tty) {
+		t.Fatal("color with TERM=dumb")
 	}
 }
 
