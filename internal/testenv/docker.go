@@ -22,9 +22,10 @@ const TestLabel = "luma.test"
 
 // Docker connects to the local Engine and closes it at cleanup. An
 // unreachable Engine fails the test: CI starts dockerd, so a skip would
-// hide a broken setup.
+// hide a broken setup. Under -short (`make unit`) the test is skipped.
 func Docker(t testing.TB) *docker.Engine {
 	t.Helper()
+	SkipShort(t, "the Docker Engine")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	e, err := docker.Connect(ctx, docker.Target{Server: docker.Localhost})
@@ -33,6 +34,15 @@ func Docker(t testing.TB) *docker.Engine {
 	}
 	t.Cleanup(func() { e.Close() })
 	return e
+}
+
+// SkipShort skips the test under -short: `make unit` promises to need no
+// Docker Engine and no sshd, whether or not they are there.
+func SkipShort(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("needs %s: skipped under -short", what)
+	}
 }
 
 // Labels returns labels unique to this test and removes, at cleanup, every

@@ -22,6 +22,7 @@ var (
 // the local Engine. Built once per version per test process.
 func BuildHello(t testing.TB, version string) string {
 	t.Helper()
+	SkipShort(t, "the Docker Engine")
 	helloMu.Lock()
 	defer helloMu.Unlock()
 	if ref, ok := helloBuilt[version]; ok {

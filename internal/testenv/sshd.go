@@ -58,9 +58,11 @@ func NoTTY() SSHDOption { return func(c *sshdConfig) { c.permitTTY = false } }
 func ForceCommand(cmd string) SSHDOption { return func(c *sshdConfig) { c.forceCommand = cmd } }
 
 // SSHD starts /usr/sbin/sshd -D on a free port of 127.0.0.1 with keys in a
-// temporary directory and stops it at cleanup.
+// temporary directory and stops it at cleanup. Under -short (`make unit`)
+// the test is skipped.
 func SSHD(t testing.TB, opts ...SSHDOption) SSHServer {
 	t.Helper()
+	SkipShort(t, "sshd")
 	cfg := sshdConfig{streamLocal: true, permitTTY: true}
 	for _, o := range opts {
 		o(&cfg)
