@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +39,34 @@ type execer struct {
 	mu                 sync.Mutex
 	breakOn            string // cut the session instead of sending this op
 	cur                *pipeSession
+	waiting            map[string]chan struct{} // see sent
+}
+
+// sent returns a channel closed once a request of op has been handed to
+// luma-proxy: through a session when via is "session", by a one-shot exec
+// when via is "exec".
+func (e *execer) sent(via, op string) <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.waiting == nil {
+		e.waiting = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	e.waiting[via+" "+op] = ch
+	return ch
+}
+
+// handed closes the channels of those waiting for the request in p.
+func (e *execer) handed(via string, p []byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for key, ch := range e.waiting {
+		w, op, _ := strings.Cut(key, " ")
+		if w == via && bytes.Contains(p, []byte(`"op":"`+op+`"`)) {
+			close(ch)
+			delete(e.waiting, key)
+		}
+	}
 }
 
 func (e *execer) Exec(ctx context.Context, container string, cmd []string, stdin []byte) ([]byte, error) {
@@ -52,6 +80,7 @@ func (e *execer) Exec(ctx context.Context, container string, cmd []string, stdin
 	if !slices.Equal(cmd, []string{"/luma", "proxy", "admin"}) {
 		return nil, fmt.Errorf("unexpected command %q", cmd)
 	}
+	e.handed("exec", stdin)
 	var out bytes.Buffer
 	if err := proxy.Admin(ctx, e.socket, bytes.NewReader(stdin), &out); err != nil {
 		return out.Bytes(), fmt.Errorf("exec %s in %s: exit code 1: %v", cmd[0], container, err)
@@ -81,7 +110,7 @@ func startProxy(t *testing.T) (string, string) {
 			HTTPAddr:   httpAddr,
 			StatePath:  filepath.Join(t.TempDir(), "state.json"),
 			SocketPath: socket,
-			Logger:     log.New(io.Discard, "", 0),
+			Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 	}()
 	t.Cleanup(func() {

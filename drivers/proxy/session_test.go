@@ -68,7 +68,11 @@ func (s *pipeSession) Write(p []byte) (int, error) {
 		s.cut()
 		return len(p), nil
 	}
-	return s.stdin.Write(p)
+	n, err := s.stdin.Write(p) // returns once the session has read it
+	if err == nil {
+		s.e.handed("session", p)
+	}
+	return n, err
 }
 
 func (s *pipeSession) Close() error      { return s.stdin.Close() }
@@ -173,6 +177,7 @@ func TestClientSessionIsConcurrent(t *testing.T) {
 	ctx := context.Background()
 	old, release, slow := draining(t, c, httpAddr)
 
+	drainSent := e.sent("session", "drain")
 	drained := make(chan error, 1)
 	go func() {
 		n, err := c.Drain(ctx, "demo/web", []string{old}, 10*time.Second)
@@ -181,7 +186,7 @@ func TestClientSessionIsConcurrent(t *testing.T) {
 		}
 		drained <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // the drain is waiting in the proxy
+	<-drainSent // the drain is waiting in the proxy
 
 	// While it waits, many calls run at once, each getting its own answer.
 	var wg sync.WaitGroup
@@ -259,6 +264,7 @@ func TestClientSessionBreaks(t *testing.T) {
 
 	// A drain in flight when the session breaks is run again by one-shot
 	// exec, and answers once its request finishes.
+	drainSent, drainAgain := e.sent("session", "drain"), e.sent("exec", "drain")
 	drained := make(chan error, 1)
 	go func() {
 		n, err := c.Drain(ctx, "demo/web", []string{old}, 10*time.Second)
@@ -267,11 +273,9 @@ func TestClientSessionBreaks(t *testing.T) {
 		}
 		drained <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	<-drainSent
 	e.current().cut()
-	for e.oneShots.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-drainAgain
 	close(release)
 	if err := <-drained; err != nil {
 		t.Fatalf("drain across a broken session: %v", err)
