@@ -93,11 +93,9 @@ func TestLeaseRenewed(t *testing.T) {
 	e := newEnv(t, 1)
 	h := e.hosts[0]
 	e.opts.Lease = 30 * time.Millisecond
-	h.Inject(fake.Fault{Op: "Probe", Nth: 1, Pass: true, Do: func() {
-		for deadline := time.Now().Add(10 * time.Second); h.Calls("Renew") < 2 && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
-		}
-	}})
+	renewed := make(chan struct{})
+	h.Inject(fake.Fault{Op: "Renew", Nth: 2, Pass: true, Do: func() { close(renewed) }})
+	h.Inject(fake.Fault{Op: "Probe", Nth: 1, Pass: true, Do: func() { guard(t, renewed, "second renewal") }})
 	e.mustDeploy("r1", Blue)
 	if h.Calls("Renew") < 2 {
 		t.Fatalf("%d renewals", h.Calls("Renew"))
@@ -141,11 +139,7 @@ func TestLockWaitKeepsTakenLeases(t *testing.T) {
 	// While the run waits for server2, server1's lease must be renewed;
 	// then carol finishes. The bound only keeps a broken run from hanging.
 	h2.Inject(fake.Fault{Op: "Lock", Nth: 2, Pass: true, Do: func() {
-		select {
-		case <-renewed:
-		case <-time.After(10 * time.Second):
-			t.Error("server1's lock was not renewed while the run waited for server2's")
-		}
+		guard(t, renewed, "renewal of server1's lock while the run waits for server2's")
 		h2.Unlock(bg, "shop/blog", "carol@ci pid 9")
 	}})
 	e.mustDeploy("r1", Blue)
