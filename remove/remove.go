@@ -63,8 +63,11 @@ func Server(ctx context.Context, server string, e drivers.Containers, p drivers.
 		if err != nil && outer.Err() == nil && context.Cause(ctx) != nil {
 			err = fmt.Errorf("%w: the remove stopped", context.Cause(ctx))
 		}
-		// Released also after a failure or an interrupt.
-		if uerr := p.Unlock(context.WithoutCancel(ctx), key, opts.Holder); uerr != nil {
+		// Released also after a failure or an interrupt, but not waited
+		// for longer than the lease, after which it expires anyway.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.Lease)
+		defer cancel()
+		if uerr := p.Unlock(uctx, key, opts.Holder); uerr != nil {
 			rep.Printf(server, "Could not release the deploy lock (it expires in %s): %v", opts.Lease, uerr)
 		}
 	}()

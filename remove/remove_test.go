@@ -237,3 +237,26 @@ func TestServerStopsWhenTheLeaseIsLost(t *testing.T) {
 		t.Fatalf("lock %+v", l)
 	}
 }
+
+// Releasing the lock is bounded: a proxy that stops answering cannot
+// hold the remove forever once its work is done.
+func TestServerUnlockBounded(t *testing.T) {
+	h := deployed(t)
+	o := opts
+	o.Lease = 300 * time.Millisecond
+	h.Inject(fake.Fault{Op: "Unlock", Hang: true})
+	var out lines
+	done := make(chan error, 1)
+	go func() { done <- Server(bg, "s1", h, h, blog, o, &out) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second): // keeps a hung remove from hanging the test
+		t.Fatal("remove blocked on a hung Unlock")
+	}
+	if !slices.ContainsFunc(out.l, func(l string) bool { return strings.Contains(l, "Could not release the deploy lock") }) {
+		t.Fatalf("output %q", out.l)
+	}
+}
