@@ -1,7 +1,9 @@
 package fake
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -13,7 +15,9 @@ import (
 )
 
 // Create makes a container in state "created", on spec.Network with
-// spec.Aliases. The image and the network must exist.
+// spec.Aliases, or on the default "bridge" without aliases. The image must
+// exist; as with Docker the network is only checked at Start. The
+// container carries its image's labels under its own.
 func (h *Host) Create(ctx context.Context, spec drivers.ContainerSpec) error {
 	if err := h.call(ctx, "Create", spec.Name); err != nil {
 		return err
@@ -23,23 +27,26 @@ func (h *Host) Create(ctx context.Context, spec drivers.ContainerSpec) error {
 	if _, ok := h.containers[spec.Name]; ok {
 		return fmt.Errorf("container %s: %w", spec.Name, drivers.ErrConflict)
 	}
-	if h.images[spec.Image] == "" {
+	image := h.images[spec.Image]
+	if image == "" {
 		return fmt.Errorf("image %s: %w", spec.Image, drivers.ErrNotFound)
 	}
-	nets := map[string][]string{}
+	nets := map[string][]string{bridge: {}}
 	if spec.Network != "" {
-		if _, ok := h.networks[spec.Network]; !ok {
-			return fmt.Errorf("network %s: %w", spec.Network, drivers.ErrNotFound)
-		}
-		nets[spec.Network] = slices.Clone(spec.Aliases)
+		nets = map[string][]string{spec.Network: aliasList(spec.Aliases)}
 	}
+	labels := maps.Clone(h.imageLabels[image])
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, spec.Labels)
 	h.nextID++
 	spec.Labels = maps.Clone(spec.Labels)
 	spec.Env = slices.Clone(spec.Env)
 	h.containers[spec.Name] = &container{
 		Container: drivers.Container{
 			ID: fmt.Sprintf("%012x", h.nextID), Name: spec.Name, Image: spec.Image,
-			Labels: maps.Clone(spec.Labels), State: "created", Networks: nets,
+			Labels: labels, State: "created", Networks: nets,
 		},
 		spec:    spec,
 		stopped: -1,
@@ -47,7 +54,9 @@ func (h *Host) Create(ctx context.Context, spec drivers.ContainerSpec) error {
 	return nil
 }
 
-// Start runs a container; a Behavior may make it crash at once.
+// Start runs a container; a Behavior may make it crash at once. Starting
+// a running container changes nothing; one on a missing network does not
+// start (ErrNotFound).
 func (h *Host) Start(ctx context.Context, name string) error {
 	if err := h.call(ctx, "Start", name); err != nil {
 		return err
@@ -57,6 +66,14 @@ func (h *Host) Start(ctx context.Context, name string) error {
 	c, err := h.lookup(name)
 	if err != nil {
 		return err
+	}
+	if c.State == "running" {
+		return nil
+	}
+	for n := range c.Networks {
+		if _, ok := h.networks[n]; !ok {
+			return fmt.Errorf("start container %s: network %s: %w", name, n, drivers.ErrNotFound)
+		}
 	}
 	c.State, c.ExitCode, c.StartedAt = "running", 0, h.clock.Now()
 	c.healthy, c.probes = 0, 0
@@ -170,8 +187,9 @@ func (h *Host) EnsureNetwork(ctx context.Context, name string, labels map[string
 	return nil
 }
 
-// Connect attaches a container to a network with aliases. As with Docker, a
-// second connect to the same network fails: aliases cannot be edited.
+// Connect attaches a container to a network with aliases. As with Docker,
+// aliases cannot be edited: connecting again with the same aliases is no
+// error, with others it is ErrConflict.
 func (h *Host) Connect(ctx context.Context, network, name string, aliases []string) error {
 	if err := h.call(ctx, "Connect", name); err != nil {
 		return err
@@ -185,29 +203,46 @@ func (h *Host) Connect(ctx context.Context, network, name string, aliases []stri
 	if _, ok := h.networks[network]; !ok {
 		return fmt.Errorf("network %s: %w", network, drivers.ErrNotFound)
 	}
-	if _, ok := c.Networks[network]; ok {
-		return fmt.Errorf("container %s on network %s: %w", name, network, drivers.ErrConflict)
+	if have, ok := c.Networks[network]; ok {
+		if sameSet(have, aliases) {
+			return nil
+		}
+		return fmt.Errorf("container %s on network %s: %w with aliases %v, not %v", name, network, drivers.ErrConflict, have, aliases)
 	}
-	c.Networks[network] = slices.Clone(aliases)
+	c.Networks[network] = aliasList(aliases)
 	return nil
 }
 
-// Disconnect detaches a container from a network.
+// Disconnect detaches a container from a network; not connected (or either
+// of them missing) is no error, as with the docker driver.
 func (h *Host) Disconnect(ctx context.Context, network, name string) error {
 	if err := h.call(ctx, "Disconnect", name); err != nil {
 		return err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c, err := h.lookup(name)
-	if err != nil {
-		return err
+	if c, ok := h.containers[name]; ok {
+		delete(c.Networks, network)
 	}
-	if _, ok := c.Networks[network]; !ok {
-		return fmt.Errorf("container %s on network %s: %w", name, network, drivers.ErrNotFound)
-	}
-	delete(c.Networks, network)
 	return nil
+}
+
+// bridge is the network a container created without one is on.
+const bridge = "bridge"
+
+// aliasList is aliases as Inspect reports them: never nil.
+func aliasList(aliases []string) []string {
+	if aliases == nil {
+		return []string{}
+	}
+	return slices.Clone(aliases)
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
 // AddImage puts images on the host, as a build would: each call makes new
@@ -243,6 +278,13 @@ func (h *Host) ImageID(ctx context.Context, ref string) (string, error) {
 
 const imagePrefix = "fake-image "
 
+// savedImage is what SaveImage writes after imagePrefix.
+type savedImage struct {
+	Ref    string            `json:"ref"`
+	ID     string            `json:"id"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
 // SaveImage returns a "tar" that LoadImage of any fake host understands.
 func (h *Host) SaveImage(ctx context.Context, ref string) (io.ReadCloser, error) {
 	if err := h.call(ctx, "SaveImage", ref); err != nil {
@@ -254,7 +296,11 @@ func (h *Host) SaveImage(ctx context.Context, ref string) (io.ReadCloser, error)
 	if id == "" {
 		return nil, fmt.Errorf("image %s: %w", ref, drivers.ErrNotFound)
 	}
-	return io.NopCloser(strings.NewReader(imagePrefix + ref + " " + id)), nil
+	b, err := json.Marshal(savedImage{Ref: ref, ID: id, Labels: h.imageLabels[id]})
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(strings.NewReader(imagePrefix + string(b))), nil
 }
 
 // LoadImage loads what SaveImage wrote.
@@ -267,73 +313,133 @@ func (h *Host) LoadImage(ctx context.Context, tar io.Reader) error {
 		return err
 	}
 	rest, ok := strings.CutPrefix(string(b), imagePrefix)
-	ref, id, ok2 := strings.Cut(rest, " ")
-	if !ok || !ok2 {
+	var img savedImage
+	if !ok || json.Unmarshal([]byte(rest), &img) != nil || img.Ref == "" || img.ID == "" {
 		return fmt.Errorf("load image: not an image tar")
 	}
 	h.mu.Lock()
-	h.images[ref] = id // a load keeps the image's ID
+	h.images[img.Ref] = img.ID // a load keeps the image's ID and labels
+	if len(img.Labels) > 0 {
+		h.imageLabels[img.ID] = img.Labels
+	}
 	h.mu.Unlock()
 	return nil
 }
 
-// BuildImage tags spec.Tag.
+// BuildImage tags spec.Tag with a new image carrying spec.Labels. The
+// context is not read: labels of a base image (FROM) are not inherited.
 func (h *Host) BuildImage(ctx context.Context, spec drivers.BuildSpec, _ io.Reader) error {
 	if err := h.call(ctx, "BuildImage", spec.Tag); err != nil {
 		return err
 	}
 	h.AddImage(spec.Tag)
+	if len(spec.Labels) > 0 {
+		h.mu.Lock()
+		h.imageLabels[h.images[spec.Tag]] = maps.Clone(spec.Labels)
+		h.mu.Unlock()
+	}
 	return nil
 }
 
-// Exec is not simulated: it succeeds with no output in a running container.
-func (h *Host) Exec(ctx context.Context, name string, _ []string, _ []byte) ([]byte, error) {
+// Exec runs cmd in a running container as its Behavior's Exec says (by
+// default it succeeds with no output); a non-zero exit is an error carrying
+// stderr, as with the docker driver.
+func (h *Host) Exec(ctx context.Context, name string, cmd []string, stdin []byte) ([]byte, error) {
 	if err := h.call(ctx, "Exec", name); err != nil {
 		return nil, err
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if c, ok := h.containers[name]; !ok || !c.Running() {
-		return nil, fmt.Errorf("container %s is not running", name)
+	run, what, err := h.execIn(name, cmd)
+	if err != nil {
+		return nil, err
 	}
-	return nil, nil
+	stdout, stderr, code := run(cmd, stdin)
+	return stdout, exitError(what, code, stderr)
 }
 
-// ExecStream is not simulated either: in a running container the command
-// reads stdin until it ends and exits 0 with no output. The fake's proxy
-// side is the Host itself, never reached through exec.
-func (h *Host) ExecStream(ctx context.Context, name string, _ []string) (drivers.ExecSession, error) {
+// execIn returns what cmd does in container name, or why it cannot run
+// there.
+func (h *Host) execIn(name string, cmd []string) (ExecFunc, string, error) {
+	what := "exec " + cmdName(cmd) + " in " + name
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.containers[name]
+	switch {
+	case !ok:
+		return nil, what, fmt.Errorf("%s: container %s: %w", what, name, drivers.ErrNotFound)
+	case !c.Running():
+		return nil, what, fmt.Errorf("%s: container %s is not running", what, name)
+	}
+	if run := h.behavior(c).Exec; run != nil {
+		return run, what, nil
+	}
+	return func([]string, []byte) ([]byte, []byte, int) { return nil, nil, 0 }, what, nil
+}
+
+func cmdName(cmd []string) string {
+	if len(cmd) == 0 {
+		return "(default)"
+	}
+	return cmd[0]
+}
+
+// exitError is nil for code 0, else the code with stderr, trimmed.
+func exitError(what string, code int, stderr []byte) error {
+	if code == 0 {
+		return nil
+	}
+	if msg := strings.TrimSpace(string(stderr)); msg != "" {
+		return fmt.Errorf("%s: exit code %d: %s", what, code, msg)
+	}
+	return fmt.Errorf("%s: exit code %d", what, code)
+}
+
+// ExecStream runs cmd in a running container as Exec does, once its stdin
+// ends: the command's stdout follows then. Cancelling ctx cuts the stream.
+// The fake's proxy side is the Host itself, never reached through exec.
+func (h *Host) ExecStream(ctx context.Context, name string, cmd []string) (drivers.ExecSession, error) {
 	if err := h.call(ctx, "ExecStream", name); err != nil {
 		return nil, err
 	}
-	h.mu.Lock()
-	c, ok := h.containers[name]
-	running := ok && c.Running()
-	h.mu.Unlock()
-	if !running {
-		return nil, fmt.Errorf("container %s is not running", name)
+	run, what, err := h.execIn(name, cmd)
+	if err != nil {
+		return nil, err
 	}
 	r, w := io.Pipe()
 	s := &execSession{w: w, done: make(chan struct{})}
 	go func() {
-		io.Copy(io.Discard, r)
-		close(s.done)
+		defer close(s.done)
+		stdin, err := io.ReadAll(r)
+		if err != nil {
+			s.err = fmt.Errorf("%s: %w", what, err)
+			return
+		}
+		stdout, stderr, code := run(cmd, stdin)
+		s.stdout = bytes.NewReader(stdout)
+		s.err = exitError(what, code, stderr)
 	}()
 	context.AfterFunc(ctx, func() { w.CloseWithError(ctx.Err()) })
 	return s, nil
 }
 
 type execSession struct {
-	w    *io.PipeWriter
-	done chan struct{}
+	w      *io.PipeWriter
+	done   chan struct{}
+	stdout *bytes.Reader // set before done is closed
+	err    error         // set before done is closed
 }
 
 func (s *execSession) Write(p []byte) (int, error) { return s.w.Write(p) }
 func (s *execSession) Close() error                { return s.w.Close() }
 func (s *execSession) Stdout() io.Reader {
-	return readerFunc(func([]byte) (int, error) { <-s.done; return 0, io.EOF })
+	return readerFunc(func(p []byte) (int, error) {
+		<-s.done
+		if s.stdout == nil {
+			return 0, io.EOF
+		}
+		return s.stdout.Read(p)
+	})
 }
-func (s *execSession) Wait() error { <-s.done; return nil }
+func (s *execSession) Wait() error { <-s.done; return s.err }
 
 type readerFunc func([]byte) (int, error)
 

@@ -32,21 +32,22 @@ type Host struct {
 	name  string
 	clock *Clock
 
-	mu         sync.Mutex
-	containers map[string]*container
-	networks   map[string]map[string]string
-	images     map[string]string // ref → image ID
-	routes     map[string]drivers.Route
-	log        map[string][]RouteChange
-	seq        int
-	violations []string
-	inFlight   map[string]int
-	locks      map[string]drivers.Lock
-	records    map[string]machine.Record
-	calls      map[string]int
-	faults     []*fault
-	behaviors  []Behavior
-	nextID     int
+	mu          sync.Mutex
+	containers  map[string]*container
+	networks    map[string]map[string]string
+	images      map[string]string            // ref → image ID
+	imageLabels map[string]map[string]string // image ID → labels
+	routes      map[string]drivers.Route
+	log         map[string][]RouteChange
+	seq         int
+	violations  []string
+	inFlight    map[string]int
+	locks       map[string]drivers.Lock
+	records     map[string]machine.Record
+	calls       map[string]int
+	faults      []*fault
+	behaviors   []Behavior
+	nextID      int
 }
 
 type container struct {
@@ -60,17 +61,18 @@ type container struct {
 // NewHost returns an empty server with its own clock.
 func NewHost(name string) *Host {
 	return &Host{
-		name:       name,
-		clock:      NewClock(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)),
-		containers: map[string]*container{},
-		networks:   map[string]map[string]string{},
-		images:     map[string]string{},
-		routes:     map[string]drivers.Route{},
-		log:        map[string][]RouteChange{},
-		inFlight:   map[string]int{},
-		locks:      map[string]drivers.Lock{},
-		records:    map[string]machine.Record{},
-		calls:      map[string]int{},
+		name:        name,
+		clock:       NewClock(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)),
+		containers:  map[string]*container{},
+		networks:    map[string]map[string]string{bridge: nil},
+		images:      map[string]string{},
+		imageLabels: map[string]map[string]string{},
+		routes:      map[string]drivers.Route{},
+		log:         map[string][]RouteChange{},
+		inFlight:    map[string]int{},
+		locks:       map[string]drivers.Lock{},
+		records:     map[string]machine.Record{},
+		calls:       map[string]int{},
 	}
 }
 
@@ -99,6 +101,7 @@ func (h *Host) Clone() *Host {
 		c.networks[name] = maps.Clone(labels)
 	}
 	maps.Copy(c.images, h.images)
+	maps.Copy(c.imageLabels, h.imageLabels) // never modified in place
 	for app, r := range h.routes {
 		c.routes[app] = copyRoute(r)
 	}

@@ -103,7 +103,14 @@ type Behavior struct {
 	CrashAfterHealthy int
 	// ExitCode of a crash.
 	ExitCode int
+	// Exec answers commands exec'd in the container (Exec, ExecStream);
+	// without it every command succeeds with no output.
+	Exec ExecFunc
 }
+
+// ExecFunc is what a command exec'd in a container does: its stdout, its
+// stderr and its exit code.
+type ExecFunc func(cmd []string, stdin []byte) (stdout, stderr []byte, code int)
 
 // Behave declares behaviours; the first that matches a container applies.
 func (h *Host) Behave(b ...Behavior) {
