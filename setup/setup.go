@@ -189,6 +189,9 @@ const (
 // leaves the locks to expire after it.
 const replaceLease = proxyStopTimeout + readyTimeout + time.Minute
 
+// releaseTimeout bounds the release of those locks: past it they expire.
+var releaseTimeout = readyTimeout
+
 // holdLocks takes the deploy lock of every app the running proxy knows
 // (records and locks, of every project) and of opts.Apps, so that no
 // deploy switches or drains through a proxy that is going away. It
@@ -222,7 +225,8 @@ func holdLocks(ctx context.Context, p drivers.Proxy, opts Options) (release func
 	}
 	var held []string
 	release = func(server string, rep Reporter) {
-		ctx := context.WithoutCancel(ctx)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
 		for _, key := range held {
 			if err := p.Unlock(ctx, key, holder); err != nil {
 				rep.Printf(server, "Could not release the deploy lock %s (it expires in %s): %v", key, replaceLease, err)

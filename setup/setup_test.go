@@ -222,3 +222,33 @@ func TestSetupReplacesAStoppedProxy(t *testing.T) {
 		t.Fatal("proxy not running")
 	}
 }
+
+// Releasing the locks after a replacement is bounded: a new proxy that
+// stops answering cannot hold setup forever.
+func TestSetupReleaseBounded(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	o := opts(h, 8080)
+	o.Apps = []string{"web"}
+	if err := Server(ctx, "s1", h, h, o, &rep); err != nil {
+		t.Fatal(err)
+	}
+	defer func(d time.Duration) { releaseTimeout = d }(releaseTimeout)
+	releaseTimeout = 50 * time.Millisecond
+	h.Inject(fake.Fault{Op: "Unlock", Hang: true})
+	o.HTTPPort = 9090
+	done := make(chan error, 1)
+	go func() { done <- Server(ctx, "s1", h, h, o, &rep) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second): // keeps a hung setup from hanging the test
+		t.Fatal("setup blocked on a hung Unlock")
+	}
+	if !strings.Contains(rep.String(), "Could not release the deploy lock blog/web") {
+		t.Fatalf("output:\n%s", rep.String())
+	}
+}
