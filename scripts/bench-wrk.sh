@@ -4,7 +4,11 @@
 # as project $PROJECT with the luma binary $LUMA (its `luma setup` replaces
 # luma-proxy with that binary's), then runs the same closed-loop wrk load
 #   (a) through luma-proxy on 127.0.0.1:$PORT with the app's Host header,
-#   (b) straight to the backend container's address on the project's
+#   (b) through luma-proxy at its own address on the project's Docker
+#       network, port 80: the same proxy without Docker's userland port
+#       forwarder (docker-proxy), which carries published ports for
+#       connections to 127.0.0.1 but not for traffic from other hosts,
+#   (c) straight to the backend container's address on the project's
 #       Docker network, port 3000,
 # and prints requests/s and p50/p99 latency of both and what the proxy
 # adds. Removes the project's containers and network at the end, leaves
@@ -75,13 +79,17 @@ EOF
 ids=$(docker ps -q --filter "label=luma.project=$PROJECT")
 [ "$(echo "$ids" | wc -w)" = 1 ] || { log "want one backend container, got: $ids"; exit 1; }
 ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$PROJECT-network\").IPAddress}}" "$ids")
+pip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$PROJECT-network\").IPAddress}}" luma-proxy)
 proxied=http://127.0.0.1:$PORT/
+bridged=http://$pip:80/
 direct=http://$ip:3000/
 curl -fsS -H "Host: $HOST" "$proxied" >/dev/null
+curl -fsS -H "Host: $HOST" "$bridged" >/dev/null
 curl -fsS "$direct" >/dev/null
 
 log "$("$LUMA" --version 2>/dev/null || echo "$LUMA"), backend $ids at $ip"
 wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -H "Host: $HOST" "$proxied" >/dev/null
+wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -H "Host: $HOST" "$bridged" >/dev/null
 wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "$direct" >/dev/null
 
 # run NAME URL [HOST]: one wrk run, its output kept in $dir/NAME.
@@ -106,13 +114,15 @@ field() {
 summary=()
 for r in $(seq 1 "$ROUNDS"); do
   run "proxy-$r" "$proxied" -H "Host: $HOST"
+  run "bridged-$r" "$bridged" -H "Host: $HOST"
   run "direct-$r" "$direct"
   read -r prps pp50 pp99 perr <<<"$(field "$dir/proxy-$r")"
+  read -r brps bp50 bp99 berr <<<"$(field "$dir/bridged-$r")"
   read -r drps dp50 dp99 derr <<<"$(field "$dir/direct-$r")"
-  summary+=("$(awk -v r="$r" -v prps="$prps" -v pp50="$pp50" -v pp99="$pp99" -v drps="$drps" -v dp50="$dp50" -v dp99="$dp99" 'BEGIN {
-    printf "round %s: through luma-proxy %.0f req/s p50 %.2f ms p99 %.2f ms | direct %.0f req/s p50 %.2f ms p99 %.2f ms | proxy keeps %.1f%% of req/s, adds p50 %+.2f ms p99 %+.2f ms",
-      r, prps, pp50, pp99, drps, dp50, dp99, 100*prps/drps, pp50-dp50, pp99-dp99 }')")
-  [ -z "$perr$derr" ] || summary+=("  errors: proxy:$perr direct:$derr")
+  summary+=("$(awk -v r="$r" -v prps="$prps" -v pp50="$pp50" -v pp99="$pp99" -v brps="$brps" -v bp50="$bp50" -v bp99="$bp99" -v drps="$drps" -v dp50="$dp50" -v dp99="$dp99" 'BEGIN {
+    printf "round %s: via 127.0.0.1:port %.0f req/s p50 %.2f p99 %.2f ms | via proxy address %.0f req/s p50 %.2f p99 %.2f ms | direct %.0f req/s p50 %.2f p99 %.2f ms | luma-proxy alone keeps %.1f%% of req/s, adds p50 %+.2f p99 %+.2f ms",
+      r, prps, pp50, pp99, brps, bp50, bp99, drps, dp50, dp99, 100*brps/drps, bp50-dp50, bp99-dp99 }')")
+  [ -z "$perr$berr$derr" ] || summary+=("  errors: proxy:$perr bridged:$berr direct:$derr")
 done
 echo
 printf '%s\n' "${summary[@]}"
