@@ -136,11 +136,13 @@ func (v *env) labels(extra ...string) map[string]string {
 // spec is a container of the subject's image, labelled for the run.
 func (v *env) spec(what string) drivers.ContainerSpec {
 	return drivers.ContainerSpec{
-		Name:        v.name(what),
-		Image:       v.Image,
-		Labels:      v.labels(),
-		StopSignal:  "SIGTERM",
-		StopTimeout: 10 * time.Second,
+		Name:       v.name(what),
+		Image:      v.Image,
+		Labels:     v.labels(),
+		StopSignal: "SIGTERM",
+		// Short: a SIGTERM that comes before the app handles it is lost
+		// (it is PID 1), and the stop then waits out the timeout and kills.
+		StopTimeout: 2 * time.Second,
 		Restart:     "no",
 	}
 }
@@ -356,7 +358,7 @@ func testList(t *testing.T, v *env) {
 	}
 	// a stays created, b runs and is stopped, c runs.
 	v.start(t, v.name("b"))
-	if err := v.e.Stop(ctx(t), v.name("b"), 10*time.Second); err != nil {
+	if err := v.e.Stop(ctx(t), v.name("b"), 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	v.start(t, v.name("c"))
@@ -640,6 +642,22 @@ func testExecStream(t *testing.T, v *env) {
 	io.Copy(io.Discard, s.Stdout())
 	if err := s.Wait(); err == nil || !strings.HasSuffix(err.Error(), "exit code 5: bad session") {
 		t.Errorf("Wait of a stream exiting 5: %v", err)
+	}
+
+	// Cancelling the context cuts a stream whose command still reads.
+	cctx, cancel := context.WithCancel(ctx(t))
+	s, err = v.e.ExecStream(cctx, spec.Name, []string{"/hello", "cat"})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(s, "pending\n"); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	io.Copy(io.Discard, s.Stdout())
+	if err := s.Wait(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait of a cut stream: %v, want context.Canceled", err)
 	}
 }
 
