@@ -6,23 +6,28 @@ import (
 	"fmt"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/machine"
 )
 
 // clean is the work of Cleaning: stop the old set (legacy containers
-// included) gracefully, all at once, then remove it.
-func (r *run) clean(ctx context.Context) error {
+// included) gracefully, all at once, then remove it. cleaned saves the
+// deploy as done.
+func (r *run) clean(ctx context.Context) (func(*machine.Record), error) {
+	done := func(rec *machine.Record) {
+		rec.Active, rec.Outcome, rec.Error = rec.ToColor, string(Deployed), ""
+	}
 	old := r.m.Record().Old
 	if len(old) == 0 {
-		return nil
+		return done, nil
 	}
 	r.say("Gracefully shutting down %s...", plural(len(old), "old container", "old containers"))
 	err := parallel(ctx, old, false, func(ctx context.Context, name string) error {
 		return r.stopAndRemove(ctx, name)
 	})
 	if err != nil {
-		return fmt.Errorf("shut down old containers: %w", err)
+		return nil, fmt.Errorf("shut down old containers: %w", err)
 	}
-	return nil
+	return done, nil
 }
 
 // stopAndRemove stops a container with its stop timeout, then removes it;

@@ -15,7 +15,11 @@ import (
 // create is the work of Creating: network, image, then the new replicas
 // created and started at once, without the app's alias (nothing may reach
 // them before they are healthy).
-func (r *run) create(ctx context.Context) error {
+func (r *run) create(ctx context.Context) (func(*machine.Record), error) {
+	return nil, r.createSet(ctx)
+}
+
+func (r *run) createSet(ctx context.Context) error {
 	rec := r.m.Record()
 	if err := r.srv.Engine.EnsureNetwork(ctx, r.app.Network(), map[string]string{LabelProject: r.app.Project}); err != nil {
 		return fmt.Errorf("network %s: %w", r.app.Network(), err)
@@ -60,10 +64,7 @@ func (r *run) create(ctx context.Context) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return r.m.Fire(ctx, machine.EvCreated)
+	return err
 }
 
 // ours tells by its labels whether c is one of this app's containers: luma

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/luma-deploy/luma/machine"
 )
 
 // Deploy deploys app blue-green on every server at once, one machine per
@@ -38,118 +37,46 @@ type deploy struct {
 	opts Options
 	runs []*run
 
+	ctx context.Context // the caller's: its end is an interrupt
 	// live is ctx of the run, cancelled also with ErrLeaseLost when a
 	// lock's lease is lost.
 	live   context.Context
 	cancel context.CancelCauseFunc
+	// pre is the context of the work before the switch: live, cancelled
+	// also by the first failure on any server.
+	pre     context.Context
+	meeting *meeting
 }
 
+// run locks every server, drives every server's machine through flow at
+// once (runner.go), and unlocks.
 func (d *deploy) run(ctx context.Context) error {
+	d.ctx = ctx
 	d.live, d.cancel = context.WithCancelCause(ctx)
 	defer d.cancel(nil)
 	if err := d.lock(ctx); err != nil {
 		return err
 	}
 	defer d.unlock(ctx)
-	live := d.live
-
-	// Before the switch: a failure anywhere rolls back everywhere.
-	if err := d.each(live, true, (*run).upToHealthy); err != nil {
-		return d.abort(ctx, live, err)
+	pre, cancelPre := context.WithCancelCause(d.live)
+	defer cancelPre(nil)
+	d.pre, d.meeting = pre, newMeeting(len(d.runs), cancelPre)
+	var wg sync.WaitGroup
+	for _, r := range d.runs {
+		wg.Go(func() { d.drive(r) })
 	}
-	if err := d.each(live, true, (*run).prepareSwitch); err != nil {
-		return d.abort(ctx, live, err)
+	wg.Wait()
+	if d.meeting.failed() != nil {
+		return d.aborted()
 	}
-	if live.Err() != nil {
-		return d.abort(ctx, live, context.Cause(live))
-	}
-	// The switch: every route moves, or none stays moved.
-	after := context.WithoutCancel(live)
-	if err := d.each(after, false, (*run).swap); err != nil {
-		return d.abort(ctx, live, err)
-	}
-	d.each(after, false, (*run).commit)
-	// After the switch every server finishes, whatever happens to ctx.
-	d.each(after, false, (*run).complete)
 	return d.summary(ctx)
 }
 
-// upToHealthy is a server's way up to the switch: recover a dead run, plan
-// the colors, create the new containers and health-check them.
-func (r *run) upToHealthy(ctx context.Context) error {
-	if err := r.prepare(ctx); err != nil {
-		return err
-	}
-	if err := r.create(ctx); err != nil {
-		return err
-	}
-	return r.checkHealth(ctx)
-}
-
-// each runs step on every server still running, at once, and returns the
-// first failure. With failFast that failure cancels the others' context.
-func (d *deploy) each(ctx context.Context, failFast bool, step func(*run, context.Context) error) error {
-	var active []*run
-	for _, r := range d.runs {
-		if r.outcome == "" {
-			active = append(active, r)
-		}
-	}
-	return parallel(ctx, active, failFast, func(ctx context.Context, r *run) error {
-		if err := step(r, ctx); err != nil {
-			r.err = err
-			return fmt.Errorf("[%s] %w", r.srv.Name, err)
-		}
-		return nil
-	})
-}
-
-// abort rolls every server back after a failure (or interrupt) before the
-// switch. Rollback work ignores ctx's cancellation: it restores the old
-// version and must finish, but within Options.Cleanup on each server: a
-// hung engine or proxy call cannot block it forever, and the error says
-// what was left.
-func (d *deploy) abort(ctx context.Context, live context.Context, cause error) error {
-	interrupted := ctx.Err() != nil
-	if !interrupted && live.Err() != nil && errors.Is(context.Cause(live), ErrLeaseLost) {
-		cause = context.Cause(live)
-	}
-	if interrupted {
-		cause = fmt.Errorf("%w before the switch", ErrInterrupted)
-	}
-	// Some server got past Idle: there is something to roll back.
-	started := slices.ContainsFunc(d.runs, func(r *run) bool { return r.outcome == "" && r.state() != machine.Idle })
-	parallel(ctx, d.runs, false, func(ctx context.Context, r *run) error {
-		ctx, cancel := r.detached(ctx)
-		defer cancel()
-		if r.outcome != "" {
-			return nil
-		}
-		own := r.err != nil && !isCancel(r.err)
-		reason, outcome := cause, RolledBack
-		if own {
-			reason = r.err
-		}
-		if interrupted {
-			outcome = Interrupted
-		}
-		if r.state() == machine.Idle { // nothing of this deploy started here
-			if own {
-				outcome = Failed
-			}
-			r.outcome, r.err = outcome, reason
-			return nil
-		}
-		if !own {
-			r.say("Rolling back: %v", reason)
-		}
-		if err := r.rollBack(ctx, reason); err != nil {
-			r.outcome, r.err = Failed, r.unfinished(ctx, err)
-			return nil
-		}
-		r.outcome, r.err = outcome, reason
-		return nil
-	})
+// aborted is the error of a deploy that failed (or was interrupted) before
+// the switch: every server rolled back, or says what it left.
+func (d *deploy) aborted() error {
+	cause := d.cause()
+	started := slices.ContainsFunc(d.runs, func(r *run) bool { return r.started })
 	var failed []error
 	for _, r := range d.runs {
 		if r.outcome == Failed && r.err != nil {
@@ -164,7 +91,7 @@ func (d *deploy) abort(ctx context.Context, live context.Context, cause error) e
 		// rollback there.
 		err = fmt.Errorf("deploy of %s %s failed and could not be rolled back everywhere (%w); run `luma deploy` again once the servers answer",
 			d.app.Name, d.app.Release, cause)
-	case interrupted:
+	case d.ctx.Err() != nil:
 		err = fmt.Errorf("%w: deploy of %s %s rolled back", ErrInterrupted, d.app.Name, d.app.Release)
 	case !started:
 		err = fmt.Errorf("deploy of %s %s not started: %w", d.app.Name, d.app.Release, cause)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/machine"
 )
 
 // fastProbe is the probe interval during the start period, where failures
@@ -14,15 +15,15 @@ import (
 const fastProbe = 100 * time.Millisecond
 
 // checkHealth is the work of HealthChecking: every new container must pass.
-// It ends in HealthChecking; healthy is fired once every server passed.
-func (r *run) checkHealth(ctx context.Context) error {
+// healthy is fired once every server passed (flow's meet).
+func (r *run) checkHealth(ctx context.Context) (func(*machine.Record), error) {
 	names := r.m.Record().New
 	r.say("Performing health checks on %s...", plural(len(names), "container", "containers"))
 	if err := parallel(ctx, names, true, r.checkOne); err != nil {
-		return err
+		return nil, err
 	}
 	r.say("All %s passed health checks ✓", plural(len(names), "container", "containers"))
-	return nil
+	return nil, nil
 }
 
 // checkOne applies the Docker-style policy to one container: failures in

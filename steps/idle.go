@@ -11,10 +11,9 @@ import (
 	"github.com/luma-deploy/luma/machine"
 )
 
-// prepare is the work of Idle: load the record, recover a dead run, choose
-// the colors and fire deploy (Idle → Creating) with the plan saved in the
-// same write.
-func (r *run) prepare(ctx context.Context) error {
+// load reads the server's deploy record and positions the machine at its
+// state: Idle, or where a dead run stopped.
+func (r *run) load(ctx context.Context) error {
 	rec, err := r.srv.Proxy.Load(ctx, r.app.Project, r.app.Name)
 	if errors.Is(err, drivers.ErrNotFound) {
 		rec, err = machine.Record{Project: r.app.Project, App: r.app.Name, Server: r.srv.Name}, nil
@@ -23,20 +22,15 @@ func (r *run) prepare(ctx context.Context) error {
 		return fmt.Errorf("load deploy record: %w", err)
 	}
 	r.m = machine.NewAt(rec, r.srv.Proxy, r.opts.Now)
-	if r.m.State() != machine.Idle {
-		if err := r.recover(ctx); err != nil {
-			r.outcome = Failed
-			return err
-		}
-	}
-	return r.plan(ctx)
+	return nil
 }
 
-// plan finds the active color and the old set and fires deploy.
-func (r *run) plan(ctx context.Context) error {
+// plan is the work of Idle: find the active color, the old set and the new
+// one; deploy saves that plan with Creating.
+func (r *run) plan(ctx context.Context) (func(*machine.Record), error) {
 	all, err := r.srv.Engine.List(ctx, map[string]string{LabelApp: r.app.Name})
 	if err != nil {
-		return fmt.Errorf("list containers: %w", err)
+		return nil, fmt.Errorf("list containers: %w", err)
 	}
 	byColor := map[string][]drivers.Container{}
 	var legacy []string
@@ -54,7 +48,7 @@ func (r *run) plan(ctx context.Context) error {
 	rec := r.m.Record()
 	from, err := r.activeColor(ctx, rec, byColor)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	to := Blue
 	if from != "" {
@@ -87,14 +81,14 @@ func (r *run) plan(ctx context.Context) error {
 	}
 	r.say("Deploying %d replica(s): %s", len(newSet), strings.Join(newSet, ", "))
 	now := r.opts.Now()
-	return r.m.FireWith(ctx, machine.EvDeploy, func(rec *machine.Record) {
+	return func(rec *machine.Record) {
 		rec.Server = r.srv.Name
 		rec.Release, rec.Previous = r.app.Release, previous
 		rec.FromColor, rec.ToColor, rec.Active = from, to, from
 		rec.Old, rec.New = old, newSet
 		rec.Holder, rec.StartedAt = r.opts.Holder, now
 		rec.Error, rec.Outcome = "", ""
-	})
+	}, nil
 }
 
 // activeColor is the color that serves now: the record's, else the color

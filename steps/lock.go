@@ -78,8 +78,10 @@ func (r *run) lock(ctx context.Context) error {
 // it the run finishes.
 func (d *deploy) keepLease(ctx context.Context, r *run) {
 	r.stopLease = KeepLease(ctx, r.srv.Proxy, r.app.Key(), r.opts.Holder, d.opts.Lease, func(err error) {
-		r.say("Lost the deploy lock: %v", err)
+		// Stop the work first, then say so: whoever reads the line may
+		// rely on the run already stopping.
 		d.cancel(fmt.Errorf("%w on %s: %v", ErrLeaseLost, r.srv.Name, err))
+		r.say("Lost the deploy lock: %v", err)
 	})
 }
 

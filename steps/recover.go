@@ -1,21 +1,18 @@
 package steps
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/luma-deploy/luma/machine"
 )
 
-// recover brings the record of a run that stopped (died, or failed after the
-// switch) back to Idle before this run deploys: before the switch it rolls
-// back, after it it finishes forward. The work ignores ctx's cancellation:
-// it restores a consistent server and must finish, within Options.Cleanup.
-func (r *run) recover(ctx context.Context) error {
-	ctx, cancel := r.detached(ctx)
-	defer cancel()
+// beginRecovery starts bringing the record of a run that stopped (died, or
+// failed after the switch) back to Idle before this run deploys: the runner
+// finishes it forward after the switch and takes the rollback edge before
+// it. That work ignores the deploy's cancellation, within Options.Cleanup.
+func (r *run) beginRecovery() {
 	rec := r.m.Record()
-	r.recovered = rec.State
+	r.recovering, r.recovered = true, rec.State
 	who := rec.Holder
 	if who == "" {
 		who = "an earlier run"
@@ -31,20 +28,19 @@ func (r *run) recover(ctx context.Context) error {
 	if machine.Switched(rec.State) {
 		r.say("Recovering: the deploy of %s by %s %s in %s%s; traffic is on %s, finishing it first",
 			rec.Release, who, how, rec.State, why, rec.ToColor)
-		if err := r.finish(ctx); err != nil {
-			return err
-		}
-		r.say("Finished the deploy of %s: %s containers serve", rec.Release, rec.ToColor)
-		return nil
+		return
 	}
 	r.say("Recovering: the deploy of %s by %s %s in %s%s; rolling it back first", rec.Release, who, how, rec.State, why)
 	if rec.State == machine.Switching || rec.State == machine.RollingBack {
 		r.route = routeUnknown // it may have moved the route
 	}
-	err := r.rollBack(ctx, fmt.Errorf("recovered: the deploy of %s stopped in %s", rec.Release, rec.State))
-	if err != nil {
-		err = r.unfinished(ctx, err)
+	if rec.State == machine.RollingBack {
+		r.reason, r.rollbackFrom = r.recoveryReason(), machine.RollingBack
 	}
-	r.route = routeUntouched
-	return err
+}
+
+// recoveryReason is what the record of a dead run rolled back says.
+func (r *run) recoveryReason() error {
+	rec := r.m.Record()
+	return fmt.Errorf("recovered: the deploy of %s stopped in %s", rec.Release, r.recovered)
 }

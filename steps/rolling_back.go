@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,56 +10,19 @@ import (
 	"github.com/luma-deploy/luma/machine"
 )
 
-// rollBack takes the machine from a pre-switch state (or a rollback in
-// progress) through RollingBack to Idle, restoring the old set: the route
-// back if it moved, then the new containers stopped and removed. The old
-// version serves throughout. The reason goes on record.
-func (r *run) rollBack(ctx context.Context, reason error) error {
-	from := r.m.State()
-	if machine.CanRollBack(from) {
-		if err := r.m.FireWith(ctx, machine.EvRollback, func(rec *machine.Record) { rec.Error = reason.Error() }); err != nil {
-			// Restore the old version all the same; the record stays in
-			// from and the next run rolls back again, which is idempotent.
-			if uerr := r.undo(ctx, from); uerr != nil {
-				err = errors.Join(err, uerr)
-			}
-			r.say("Could not record the rollback: %v", err)
-			return fmt.Errorf("record rollback: %w", err)
-		}
-	}
-	if err := r.undo(ctx, from); err != nil {
-		r.m.Update(ctx, func(rec *machine.Record) { rec.Error = fmt.Sprintf("%v; rollback failed: %v", reason, err) })
-		r.say("Rollback failed: %v; the next deploy finishes it", err)
-		return fmt.Errorf("roll back: %w", err)
-	}
-	err := r.m.FireWith(ctx, machine.EvRolledBack, func(rec *machine.Record) {
-		rec.Outcome, rec.Error = string(RolledBack), reason.Error()
-		rec.Release, rec.Active = rec.Previous, rec.FromColor
-	})
-	if err != nil {
-		r.say("Could not record the end of the rollback: %v", err)
-		return fmt.Errorf("record rollback: %w", err)
-	}
-	rec := r.m.Record()
-	if rec.FromColor != "" {
-		r.say("Rolled back: %s containers still serve", rec.FromColor)
-	} else {
-		r.say("Rolled back: nothing of %s remains", r.app.Name)
-	}
-	return nil
-}
-
-// undo is the work of RollingBack.
-func (r *run) undo(ctx context.Context, from machine.State) error {
+// undo is the work of RollingBack: restore the old set (the route back if
+// it moved, then the new containers stopped and removed). The old version
+// serves throughout. rolled_back saves the outcome and the reason.
+func (r *run) undo(ctx context.Context) (func(*machine.Record), error) {
 	rec := r.m.Record()
 	if err := r.restoreRoute(ctx, rec); err != nil {
-		return err
+		return nil, err
 	}
 	r.say("Cleaning up failed deployment containers...")
 	// New containers that had the alias or the route may hold requests:
 	// stop them gracefully. Before that, nothing reached them.
-	graceful := from == machine.Switching || from == machine.RollingBack
-	return parallel(ctx, rec.New, false, func(ctx context.Context, name string) error {
+	graceful := r.rollbackFrom == machine.Switching || r.rollbackFrom == machine.RollingBack
+	err := parallel(ctx, rec.New, false, func(ctx context.Context, name string) error {
 		if c, err := r.srv.Engine.Inspect(ctx, name); err == nil && !r.ours(c) {
 			r.say("Leaving %s in place: it was not made by luma for %s", name, r.app.Key())
 			return nil
@@ -73,6 +35,22 @@ func (r *run) undo(ctx context.Context, from machine.State) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	reason := r.reason
+	return func(rec *machine.Record) {
+		rec.Outcome, rec.Error = string(RolledBack), reason.Error()
+		rec.Release, rec.Active = rec.Previous, rec.FromColor
+	}, nil
+}
+
+// rollbackFailed records that the rollback stopped; the next run rolls back
+// again, which is idempotent.
+func (r *run) rollbackFailed(ctx context.Context, err error) error {
+	r.m.Update(ctx, func(rec *machine.Record) { rec.Error = fmt.Sprintf("%v; rollback failed: %v", r.reason, err) })
+	r.say("Rollback failed: %v; the next deploy finishes it", err)
+	return fmt.Errorf("roll back: %w", err)
 }
 
 // restoreRoute points the app's route at the old set again if it had

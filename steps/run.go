@@ -23,6 +23,11 @@ type run struct {
 	tookOver  bool          // the lock's last holder died with its lease
 	recovered machine.State // state of a dead run recovered first
 
+	recovering   bool          // bringing a dead run's record back to Idle
+	started      bool          // fired deploy: this run's new set exists
+	reason       error         // why it rolls back
+	rollbackFrom machine.State // the state it rolled back from
+
 	leftovers []string // containers of the target color left by a dead run
 
 	route    routeState

@@ -9,19 +9,16 @@ import (
 	"github.com/luma-deploy/luma/machine"
 )
 
-// prepareSwitch is the first part of Switching, once every server passed
-// its health checks: enter Switching, confirm the new containers still run,
-// and give them the app's alias (Disconnect then Connect: aliases cannot be
-// edited in place; nothing routes to them yet). Old containers keep theirs
-// until they stop.
-func (r *run) prepareSwitch(ctx context.Context) error {
-	if err := r.m.Fire(ctx, machine.EvHealthy); err != nil {
-		return err
-	}
+// alias is the first step of Switching, entered once every server passed
+// its health checks: confirm the new containers still run and give them
+// the app's alias (Disconnect then Connect: aliases cannot be edited in
+// place; nothing routes to them yet). Old containers keep theirs until they
+// stop.
+func (r *run) alias(ctx context.Context) (func(*machine.Record), error) {
 	rec := r.m.Record()
 	r.say("Switching traffic to %s containers...", rec.ToColor)
 	net := r.app.Network()
-	return parallel(ctx, rec.New, true, func(ctx context.Context, name string) error {
+	return nil, parallel(ctx, rec.New, true, func(ctx context.Context, name string) error {
 		c, err := r.srv.Engine.Inspect(ctx, name)
 		if err != nil {
 			return fmt.Errorf("inspect %s: %w", name, err)
@@ -40,36 +37,25 @@ func (r *run) prepareSwitch(ctx context.Context) error {
 	})
 }
 
-// swap is the switch itself: the proxy serves the new set, atomically.
-// It runs on every server after every server prepared; Deploy swaps back
-// the servers that moved if any one fails.
-func (r *run) swap(ctx context.Context) error {
+// swap is the switch itself, once every server gave the alias: the proxy
+// serves the new set, atomically. Once started it is not cancelled: the
+// run must know whether the route moved. switched (fired once every server
+// swapped, or every server rolls back and the swapped ones swap back)
+// saves the new color as active.
+func (r *run) swap(ctx context.Context) (func(*machine.Record), error) {
+	active := func(rec *machine.Record) { rec.Active = rec.ToColor }
 	if len(r.app.Hosts) == 0 {
-		return nil
+		return active, nil
 	}
 	rec := r.m.Record()
-	old, err := r.srv.Proxy.SetRoute(ctx, r.app.route(r.app.Hosts, rec.New))
+	old, err := r.srv.Proxy.SetRoute(context.WithoutCancel(ctx), r.app.route(r.app.Hosts, rec.New))
 	if err != nil {
 		r.route = routeUnknown // it may have been applied before the error
 		r.say("Failed to switch traffic: %v", err)
-		return fmt.Errorf("switch route: %w", err)
+		return nil, fmt.Errorf("switch route: %w", err)
 	}
 	r.route, r.oldRoute = routeSwapped, old
-	return nil
-}
-
-// commit records the switch (Switching → Draining). If the record cannot
-// be saved the server stays as it is, serving the new set with the old
-// containers kept; the next run rolls it back and deploys again.
-func (r *run) commit(ctx context.Context) error {
-	err := r.m.FireWith(ctx, machine.EvSwitched, func(rec *machine.Record) { rec.Active = rec.ToColor })
-	if err != nil {
-		r.outcome = Failed
-		r.say("Traffic is on %s but the switch could not be recorded: %v", r.m.Record().ToColor, err)
-		return fmt.Errorf("%w: traffic is on %s but the switch could not be recorded (%w); the next deploy rolls this server back and deploys again",
-			ErrAfterSwitch, r.m.Record().ToColor, err)
-	}
-	return nil
+	return active, nil
 }
 
 // route is what luma-proxy serves for the app: hosts to the containers
