@@ -41,6 +41,7 @@ type options struct {
 	jsonOut   string
 	mix       mix
 	keepalive time.Duration // the app's KEEPALIVE_TIMEOUT; 0 leaves it unset
+	appEnv    []string      // more KEY=VALUE for the app's environment.plain
 	bursts    int
 	burstSize int
 	burstGap  time.Duration
@@ -67,6 +68,13 @@ func main() {
 	flag.StringVar(&mixNames, "mix", "all", "requests to send, comma-separated: all, or "+allMix+
 		"; post-SIZE sends both -sized (Content-Length) and -chunked bodies, post-SIZE-sized or post-SIZE-chunked one of them")
 	flag.StringVar(&keepalive, "app-keepalive", "1s", `the app's keep-alive (idle) timeout, KEEPALIVE_TIMEOUT in its environment, e.g. 1s, 2s, 5s; "" leaves the app's default`)
+	flag.Func("app-env", `KEY=VALUE added to the app's environment (repeatable), e.g. SIGTERM=exit: examples/hello exits at once on SIGTERM`, func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		o.appEnv = append(o.appEnv, v)
+		return nil
+	})
 	flag.IntVar(&o.bursts, "bursts", 20, "bursts separated by idle gaps, at rest before the deploys (0 to skip)")
 	flag.IntVar(&o.burstSize, "burst-size", 32, "requests sent at once in each burst")
 	flag.DurationVar(&o.burstGap, "burst-gap", 0, "idle gap between bursts (0: the app's keep-alive, or 1s when unset)")
@@ -220,12 +228,21 @@ apps:
 }
 
 // env sets the app's keep-alive timeout (examples/hello reads
-// KEEPALIVE_TIMEOUT into http.Server.IdleTimeout).
+// KEEPALIVE_TIMEOUT into http.Server.IdleTimeout) and the -app-env pairs.
 func (p project) env() string {
-	if p.o.keepalive == 0 {
+	var vars []string
+	if p.o.keepalive > 0 {
+		vars = append(vars, "KEEPALIVE_TIMEOUT="+p.o.keepalive.String())
+	}
+	vars = append(vars, p.o.appEnv...)
+	if len(vars) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("    environment:\n      plain: [\"KEEPALIVE_TIMEOUT=%s\"]\n", p.o.keepalive)
+	quoted := make([]string, len(vars))
+	for i, v := range vars {
+		quoted[i] = strconv.Quote(v)
+	}
+	return fmt.Sprintf("    environment:\n      plain: [%s]\n", strings.Join(quoted, ", "))
 }
 
 func (p project) luma(args ...string) (string, error) {
@@ -297,8 +314,12 @@ func describe(o options) string {
 	if o.keepalive > 0 {
 		ka = o.keepalive.String()
 	}
-	return fmt.Sprintf("server=%s replicas=%d rate=%d/s deploys=%d baseline=%s bursts=%dx%d gap~%s slow=%.0f%%x%dms app-keepalive=%s mix=%s",
+	d := fmt.Sprintf("server=%s replicas=%d rate=%d/s deploys=%d baseline=%s bursts=%dx%d gap~%s slow=%.0f%%x%dms app-keepalive=%s mix=%s",
 		o.server, o.replicas, o.rate, o.deploys, o.baseline, o.bursts, o.burstSize, o.burstGap, o.slowShare*100, o.slowMS, ka, o.mix.names)
+	if len(o.appEnv) > 0 {
+		d += " app-env=" + strings.Join(o.appEnv, ",")
+	}
+	return d
 }
 
 // buildImages builds examples/hello at versions v1 and v2 locally.
