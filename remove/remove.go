@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/steps"
 )
 
@@ -24,7 +25,7 @@ type App struct {
 }
 
 // Key is the app's route and deploy lock key, as the deploy uses them.
-func (a App) Key() string { return a.Project + "/" + a.Name }
+func (a App) Key() string { return naming.Key(a.Project, a.Name) }
 
 // Options name the run in the lock.
 type Options struct {
@@ -121,7 +122,7 @@ func unroute(ctx context.Context, server string, p drivers.Router, app App, rep 
 // labelled with the app's project and name: both colors and any from
 // before blue-green. A container without both labels is never touched.
 func removeContainers(ctx context.Context, e drivers.Containers, app App) (int, error) {
-	cs, err := e.List(ctx, map[string]string{steps.LabelProject: app.Project, steps.LabelApp: app.Name})
+	cs, err := e.List(ctx, map[string]string{naming.LabelProject: app.Project, naming.LabelApp: app.Name})
 	if err != nil {
 		return 0, fmt.Errorf("list containers of %s: %w", app.Key(), err)
 	}
@@ -132,7 +133,7 @@ func removeContainers(ctx context.Context, e drivers.Containers, app App) (int, 
 		removed int
 	)
 	for _, c := range cs {
-		if c.Labels[steps.LabelProject] != app.Project || c.Labels[steps.LabelApp] != app.Name {
+		if c.Labels[naming.LabelProject] != app.Project || c.Labels[naming.LabelApp] != app.Name {
 			continue // an engine filter is trusted, but never blindly
 		}
 		wg.Go(func() {

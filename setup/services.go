@@ -11,6 +11,7 @@ import (
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/docker"
+	"github.com/luma-deploy/luma/internal/naming"
 )
 
 // Service is an accessory (a database, a cache): one container per server,
@@ -25,14 +26,11 @@ type Service struct {
 }
 
 // Labels on service containers.
-const (
-	labelService = "luma.service"
-	labelConfig  = "luma.config" // digest of what the container was made from
-)
+const ()
 
 // ServiceContainer names a service's container; the project prefix keeps
 // two projects' "db" apart on one server.
-func ServiceContainer(project, name string) string { return project + "-" + name }
+func ServiceContainer(project, name string) string { return naming.ServiceContainer(project, name) }
 
 // Services starts every service on one server: a missing one is created, a
 // stopped one started, one made from another configuration is recreated
@@ -68,10 +66,10 @@ func service(ctx context.Context, server string, e Engine, source drivers.Images
 		return createService(ctx, e, s, name, digest)
 	case err != nil:
 		return err
-	case c.Labels[labelConfig] == digest && c.Running():
+	case c.Labels[naming.LabelConfig] == digest && c.Running():
 		rep.Printf(server, "Service %s is up to date", s.Name)
 		return nil
-	case c.Labels[labelConfig] == digest:
+	case c.Labels[naming.LabelConfig] == digest:
 		rep.Printf(server, "Starting stopped service %s...", s.Name)
 		return e.Start(ctx, name)
 	case !restart:
@@ -94,10 +92,10 @@ func createService(ctx context.Context, e Engine, s Service, name, digest string
 	spec := drivers.ContainerSpec{
 		Name:        name,
 		Image:       s.Image,
-		Labels:      map[string]string{"luma.project": s.Project, labelService: s.Name, labelConfig: digest},
+		Labels:      map[string]string{naming.LabelProject: s.Project, naming.LabelService: s.Name, naming.LabelConfig: digest},
 		Env:         s.Env,
 		Cmd:         s.Cmd,
-		Network:     Network(s.Project),
+		Network:     naming.Network(s.Project),
 		Aliases:     []string{s.Name},
 		Volumes:     s.Volumes,
 		Ports:       s.Ports,

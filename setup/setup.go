@@ -14,6 +14,7 @@ import (
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/docker"
 	proxyclient "github.com/luma-deploy/luma/drivers/proxy"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/proxy/protocol"
 )
 
@@ -44,7 +45,7 @@ type Engine interface {
 }
 
 // Network is the project's network name.
-func Network(project string) string { return project + "-network" }
+func Network(project string) string { return naming.Network(project) }
 
 // Server sets up one server. It is idempotent: a second run with the same
 // luma binary changes nothing.
@@ -54,7 +55,7 @@ func Server(ctx context.Context, server string, e Engine, p drivers.Proxy, opts 
 		return err
 	}
 	network := Network(opts.Project)
-	if err := e.EnsureNetwork(ctx, network, map[string]string{"luma.project": opts.Project}); err != nil {
+	if err := e.EnsureNetwork(ctx, network, map[string]string{naming.LabelProject: opts.Project}); err != nil {
 		return fmt.Errorf("create network %s: %w", network, err)
 	}
 	if err := ensureProxy(ctx, server, e, p, image, network, opts, rep); err != nil {
@@ -93,7 +94,7 @@ func ensureImage(ctx context.Context, server string, e Engine, opts Options, rep
 	if err != nil {
 		return "", err
 	}
-	spec := drivers.BuildSpec{Tag: tag, Dockerfile: "Dockerfile", Labels: map[string]string{"luma.role": "proxy"}}
+	spec := drivers.BuildSpec{Tag: tag, Dockerfile: "Dockerfile", Labels: map[string]string{naming.LabelRole: naming.RoleProxy}}
 	if err := e.BuildImage(ctx, spec, tar); err != nil {
 		return "", fmt.Errorf("build %s: %w", tag, err)
 	}
@@ -113,7 +114,7 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 	case errors.Is(err, drivers.ErrNotFound):
 	case err != nil:
 		return err
-	case old.Image == image && old.Labels[portLabel] == port && old.Running():
+	case old.Image == image && old.Labels[naming.LabelHTTPPort] == port && old.Running():
 		if _, ok := old.Networks[network]; !ok {
 			rep.Printf(server, "Joining %s to %s...", name, network)
 			return e.Connect(ctx, network, name, nil)
@@ -135,7 +136,7 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 				release(server, rep)
 			}()
 		}
-		rep.Printf(server, "Replacing %s (%s, port %s → %s, port %s)...", name, old.Image, old.Labels[portLabel], image, port)
+		rep.Printf(server, "Replacing %s (%s, port %s → %s, port %s)...", name, old.Image, old.Labels[naming.LabelHTTPPort], image, port)
 		if err := e.Stop(ctx, name, proxyStopTimeout); err != nil && !errors.Is(err, drivers.ErrNotFound) {
 			return fmt.Errorf("stop old %s: %w", name, err)
 		}
@@ -147,9 +148,9 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 	spec := drivers.ContainerSpec{
 		Name:        name,
 		Image:       image,
-		Labels:      map[string]string{"luma.role": "proxy", portLabel: port},
+		Labels:      map[string]string{naming.LabelRole: naming.RoleProxy, naming.LabelHTTPPort: port},
 		Network:     network,
-		Volumes:     []string{"luma-proxy-state:" + path.Dir(protocol.StatePath)},
+		Volumes:     []string{naming.ProxyVolume + ":" + path.Dir(protocol.StatePath)},
 		Ports:       []string{port + ":80"},
 		StopSignal:  "SIGTERM",
 		StopTimeout: proxyStopTimeout,
@@ -175,8 +176,6 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 }
 
 const (
-	// portLabel records the published port, which Inspect does not report.
-	portLabel = "luma.http_port"
 	// proxyStopTimeout is above the proxy's own 30 s graceful shutdown.
 	proxyStopTimeout = 35 * time.Second
 	// readyTimeout is how long a new proxy may take to answer.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/machine"
 )
 
@@ -121,10 +122,10 @@ func server(in ServerInput, replicas int, now time.Time) Server {
 		if !c.Running() {
 			continue
 		}
-		switch c.Labels["luma.color"] {
-		case "blue":
+		switch c.Labels[naming.LabelColor] {
+		case naming.Blue:
 			s.Blue++
-		case "green":
+		case naming.Green:
 			s.Green++
 		default:
 			s.Legacy++
@@ -139,9 +140,9 @@ func server(in ServerInput, replicas int, now time.Time) Server {
 		s.Active = onlyColor(s)
 	}
 	switch s.Active {
-	case "blue":
+	case naming.Blue:
 		s.Running = s.Blue
-	case "green":
+	case naming.Green:
 		s.Running = s.Green
 	default:
 		s.Running = s.Legacy
@@ -168,12 +169,12 @@ func routed(in ServerInput) (color, release string) {
 			name = t[:j]
 		}
 		c, ok := byName[name]
-		if !ok || c.Labels["luma.color"] == "" {
+		if !ok || c.Labels[naming.LabelColor] == "" {
 			return "", ""
 		}
 		if i == 0 {
-			color, release = c.Labels["luma.color"], c.Labels["luma.release"]
-		} else if c.Labels["luma.color"] != color || c.Labels["luma.release"] != release {
+			color, release = c.Labels[naming.LabelColor], c.Labels[naming.LabelRelease]
+		} else if c.Labels[naming.LabelColor] != color || c.Labels[naming.LabelRelease] != release {
 			return "", ""
 		}
 	}
@@ -185,9 +186,9 @@ func routed(in ServerInput) (color, release string) {
 func onlyColor(s Server) string {
 	switch {
 	case s.Blue > 0 && s.Green == 0:
-		return "blue"
+		return naming.Blue
 	case s.Green > 0 && s.Blue == 0:
-		return "green"
+		return naming.Green
 	}
 	return ""
 }

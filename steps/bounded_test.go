@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/luma-deploy/luma/drivers/fake"
+	"github.com/luma-deploy/luma/internal/naming"
 )
 
 // guard fails the test when done is not closed in time: it only keeps a
@@ -28,7 +29,7 @@ func guard(t *testing.T, done <-chan struct{}, what string) bool {
 func TestRollbackBoundedWhenEngineHangs(t *testing.T) {
 	e := newEnv(t, 1)
 	h := e.hosts[0]
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	e.opts.Cleanup = 100 * time.Millisecond
 	h.Inject(fake.Fault{Op: "Start", Nth: 1}, fake.Fault{Op: "Remove", Nth: 1, Match: "blog-green", Hang: true})
 	var (
@@ -52,7 +53,7 @@ func TestRollbackBoundedWhenEngineHangs(t *testing.T) {
 		}
 	}
 	e.settled(h)
-	e.mustDeploy("r3", Green)
+	e.mustDeploy("r3", naming.Green)
 }
 
 // A proxy that stops answering renewals costs the run its lease: a hung
@@ -60,7 +61,7 @@ func TestRollbackBoundedWhenEngineHangs(t *testing.T) {
 func TestLeaseRenewalHangs(t *testing.T) {
 	e := newEnv(t, 1)
 	h := e.hosts[0]
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	e.opts.Lease = 30 * time.Millisecond
 	lost := make(chan struct{})
 	var once sync.Once

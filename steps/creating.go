@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/machine"
 )
 
@@ -21,7 +22,7 @@ func (r *run) create(ctx context.Context) (func(*machine.Record), error) {
 
 func (r *run) createSet(ctx context.Context) error {
 	rec := r.m.Record()
-	if err := r.srv.Engine.EnsureNetwork(ctx, r.app.Network(), map[string]string{LabelProject: r.app.Project}); err != nil {
+	if err := r.srv.Engine.EnsureNetwork(ctx, r.app.Network(), map[string]string{naming.LabelProject: r.app.Project}); err != nil {
 		return fmt.Errorf("network %s: %w", r.app.Network(), err)
 	}
 	if err := r.ensureImage(ctx); err != nil {
@@ -71,7 +72,7 @@ func (r *run) createSet(ctx context.Context) error {
 // never removes a container it did not make, even one named like its own
 // (a foreign one, or another project's app of the same name).
 func (r *run) ours(c drivers.Container) bool {
-	return c.Labels[LabelProject] == r.app.Project && c.Labels[LabelApp] == r.app.Name
+	return c.Labels[naming.LabelProject] == r.app.Project && c.Labels[naming.LabelApp] == r.app.Name
 }
 
 // spec is a new replica. Its color lives in a label that never changes;
@@ -85,8 +86,8 @@ func (r *run) spec(name, color string, replica int) drivers.ContainerSpec {
 		Name:  name,
 		Image: a.Image,
 		Labels: map[string]string{
-			LabelProject: a.Project, LabelApp: a.Name, LabelColor: color,
-			LabelReplica: strconv.Itoa(replica), LabelRelease: a.Release,
+			naming.LabelProject: a.Project, naming.LabelApp: a.Name, naming.LabelColor: color,
+			naming.LabelReplica: strconv.Itoa(replica), naming.LabelRelease: a.Release,
 		},
 		Env:         env,
 		Cmd:         a.Cmd,

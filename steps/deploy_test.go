@@ -9,6 +9,7 @@ import (
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/fake"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/machine"
 )
 
@@ -17,12 +18,12 @@ func TestDeployAlternatesColors(t *testing.T) {
 		t.Run(strings.Repeat("r", replicas), func(t *testing.T) {
 			e := newEnv(t, replicas)
 			h, p := e.hosts[0], e.proxies[0]
-			e.mustDeploy("r1", Blue)
+			e.mustDeploy("r1", naming.Blue)
 			if got := p.takePath(); !slices.Equal(got, deployPath) {
 				t.Fatalf("path %v", got)
 			}
 			blue := ids(h)
-			e.mustDeploy("r2", Green)
+			e.mustDeploy("r2", naming.Green)
 			if got := p.takePath(); !slices.Equal(got, deployPath) {
 				t.Fatalf("path %v", got)
 			}
@@ -30,14 +31,14 @@ func TestDeployAlternatesColors(t *testing.T) {
 			log := h.RouteLog("shop/blog")
 			app := e.release("r2")
 			if len(log) != 2 || !slices.Equal(log[0].Targets, app.targets(slices.Sorted(mapsKeys(blue)))) ||
-				!slices.Equal(log[1].Targets, app.targets(app.ContainerNames(Green))) {
+				!slices.Equal(log[1].Targets, app.targets(app.ContainerNames(naming.Green))) {
 				t.Fatalf("route log %+v", log)
 			}
 			rec, _ := h.Record("shop", "blog")
-			if rec.Previous != "r1" || rec.FromColor != Blue || rec.ToColor != Green || rec.Outcome != "deployed" {
+			if rec.Previous != "r1" || rec.FromColor != naming.Blue || rec.ToColor != naming.Green || rec.Outcome != "deployed" {
 				t.Fatalf("record %+v", rec)
 			}
-			res := e.mustDeploy("r3", Blue)
+			res := e.mustDeploy("r3", naming.Blue)
 			for _, st := range []machine.State{crt, hc, sw, dr, cl} {
 				if _, ok := res.Servers[0].Timings[st]; !ok {
 					t.Errorf("no timing for %s: %v", st, res.Servers[0].Timings)
@@ -63,7 +64,7 @@ func mapsKeys(m map[string]string) func(func(string) bool) {
 // The progress lines are the spec's.
 func TestDeployLines(t *testing.T) {
 	e := newEnv(t, 2)
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	first := e.out.all()
 	for _, l := range []string{
 		"[server1] Deploying blog (2 replicas)...",
@@ -76,7 +77,7 @@ func TestDeployLines(t *testing.T) {
 	}
 	e.out.reset()
 	sendImage(t, e.source, e.hosts[0], "blog:r2") // already there: not sent again
-	e.mustDeploy("r2", Green)
+	e.mustDeploy("r2", naming.Green)
 	want := []string{
 		"[server1] Deploying blog (2 replicas)...",
 		"[server1] Current active: blue, deploying: green",
@@ -115,7 +116,7 @@ func TestDeployLines(t *testing.T) {
 func TestOldStoppedAfterDrainAndNewAliasedBeforeSwitch(t *testing.T) {
 	e := newEnv(t, 1)
 	h := e.hosts[0]
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	var atSwitch drivers.Container
 	h.Inject(fake.Fault{Op: "SetRoute", Nth: 1, Pass: true, Do: func() {
 		atSwitch, _ = h.Inspect(bg, "blog-green")
@@ -125,7 +126,7 @@ func TestOldStoppedAfterDrainAndNewAliasedBeforeSwitch(t *testing.T) {
 	h.Inject(fake.Fault{Op: "Remove", Match: "blog-blue", Pass: true, Do: func() {
 		_, stopTimeout, _ = h.Spec("blog-blue")
 	}})
-	e.mustDeploy("r2", Green)
+	e.mustDeploy("r2", naming.Green)
 	if !slices.Equal(atSwitch.Networks["shop-network"], []string{"blog"}) {
 		t.Fatalf("new container at the switch: networks %v", atSwitch.Networks)
 	}
@@ -139,7 +140,7 @@ func TestOldStoppedAfterDrainAndNewAliasedBeforeSwitch(t *testing.T) {
 
 func TestImageTransfer(t *testing.T) {
 	e := newEnv(t, 1)
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	if e.source.Calls("SaveImage") != 1 || e.hosts[0].Calls("LoadImage") != 1 || !e.out.has("[server1] Sending image blog:r1") {
 		t.Fatalf("image not sent: save %d load %d", e.source.Calls("SaveImage"), e.hosts[0].Calls("LoadImage"))
 	}
@@ -153,8 +154,8 @@ func TestImageTransfer(t *testing.T) {
 func TestNoHosts(t *testing.T) {
 	e := newEnv(t, 2)
 	e.app.Hosts = nil
-	e.mustDeploy("r1", Blue)
-	e.mustDeploy("r2", Green)
+	e.mustDeploy("r1", naming.Blue)
+	e.mustDeploy("r2", naming.Green)
 	h := e.hosts[0]
 	if h.Calls("SetRoute") != 0 || h.Calls("Drain") != 0 {
 		t.Fatalf("routes touched: SetRoute %d Drain %d", h.Calls("SetRoute"), h.Calls("Drain"))
@@ -165,7 +166,7 @@ func TestNoHosts(t *testing.T) {
 	// Without a port: running is healthy; no probe.
 	e2 := newEnv(t, 1)
 	e2.app.Hosts, e2.app.AppPort = nil, 0
-	e2.mustDeploy("r1", Blue)
+	e2.mustDeploy("r1", naming.Blue)
 	if e2.hosts[0].Calls("Probe") != 0 {
 		t.Fatal("probed an app without a port")
 	}
@@ -211,10 +212,10 @@ func TestLegacyContainersRemovedAfterFirstSwitch(t *testing.T) {
 	h.AddImage("blog:old")
 	h.EnsureNetwork(bg, "shop-network", nil)
 	h.Create(bg, drivers.ContainerSpec{Name: "blog", Image: "blog:old", Network: "shop-network", Aliases: []string{"blog"},
-		Labels: map[string]string{LabelApp: "blog", LabelProject: "shop"}})
+		Labels: map[string]string{naming.LabelApp: "blog", naming.LabelProject: "shop"}})
 	h.Start(bg, "blog")
 	// Another project's blog is not ours.
-	h.Create(bg, drivers.ContainerSpec{Name: "other-blog", Image: "blog:old", Labels: map[string]string{LabelApp: "blog", LabelProject: "other"}})
+	h.Create(bg, drivers.ContainerSpec{Name: "other-blog", Image: "blog:old", Labels: map[string]string{naming.LabelApp: "blog", naming.LabelProject: "other"}})
 	h.Start(bg, "other-blog")
 	h.SetRoute(bg, drivers.Route{App: "shop/blog", Hosts: e.app.Hosts, Targets: []string{"blog:3000"}})
 
@@ -239,7 +240,7 @@ func TestLegacyContainersRemovedAfterFirstSwitch(t *testing.T) {
 		t.Fatalf("legacy not reported:\n%s", e.out.text())
 	}
 	h.Remove(bg, "other-blog")
-	e.serving(h, Blue, "r1")
+	e.serving(h, naming.Blue, "r1")
 }
 
 // Containers of the target color that a dead run left are removed before
@@ -247,12 +248,12 @@ func TestLegacyContainersRemovedAfterFirstSwitch(t *testing.T) {
 func TestLeftoversOfTargetColorRemoved(t *testing.T) {
 	e := newEnv(t, 1)
 	h := e.hosts[0]
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	for _, n := range []string{"blog-green", "blog-green-7"} {
 		h.Create(bg, drivers.ContainerSpec{Name: n, Image: "blog:r1", Network: "shop-network",
-			Labels: map[string]string{LabelProject: "shop", LabelApp: "blog", LabelColor: Green}})
+			Labels: map[string]string{naming.LabelProject: "shop", naming.LabelApp: "blog", naming.LabelColor: naming.Green}})
 	}
-	e.mustDeploy("r2", Green)
+	e.mustDeploy("r2", naming.Green)
 	if !e.out.has("[server1] Removing 2 containers left by an earlier deploy: blog-green, blog-green-7") {
 		t.Fatalf("leftovers not reported:\n%s", e.out.text())
 	}
@@ -263,8 +264,8 @@ func TestLeftoversOfTargetColorRemoved(t *testing.T) {
 func TestActiveColorWithoutRecord(t *testing.T) {
 	e := newEnv(t, 1)
 	h := e.hosts[0]
-	e.mustDeploy("r1", Blue)
-	e.mustDeploy("r2", Green)
+	e.mustDeploy("r1", naming.Blue)
+	e.mustDeploy("r2", naming.Green)
 	// The store lost its record; a stray blue container runs too.
 	lost := fake.NewHost("server1")
 	for _, c := range h.Containers() {
@@ -272,15 +273,15 @@ func TestActiveColorWithoutRecord(t *testing.T) {
 	}
 	lost.AddImage("blog:r1")
 	lost.EnsureNetwork(bg, "shop-network", nil)
-	for _, n := range []struct{ name, color, image string }{{"blog-green", Green, "blog:r2"}, {"blog-blue", Blue, "blog:r1"}} {
+	for _, n := range []struct{ name, color, image string }{{"blog-green", naming.Green, "blog:r2"}, {"blog-blue", naming.Blue, "blog:r1"}} {
 		lost.Create(bg, drivers.ContainerSpec{Name: n.name, Image: n.image, Network: "shop-network",
-			Labels: map[string]string{LabelProject: "shop", LabelApp: "blog", LabelColor: n.color, LabelReplica: "1", LabelRelease: "r2"}})
+			Labels: map[string]string{naming.LabelProject: "shop", naming.LabelApp: "blog", naming.LabelColor: n.color, naming.LabelReplica: "1", naming.LabelRelease: "r2"}})
 		lost.Start(bg, n.name)
 	}
 	lost.SetRoute(bg, drivers.Route{App: "shop/blog", Hosts: e.app.Hosts, Targets: []string{"blog-green:3000"}})
 	e.setHost(0, lost)
 	e.out.reset()
-	e.mustDeploy("r3", Blue) // green served: blue is the stray, replaced
+	e.mustDeploy("r3", naming.Blue) // green served: blue is the stray, replaced
 	if !e.out.has("[server1] Current active: green, deploying: blue") {
 		t.Fatalf("lines:\n%s", e.out.text())
 	}
@@ -324,9 +325,9 @@ func sendImage(t *testing.T, from, to *fake.Host, ref string) {
 // A tag rebuilt on the local engine is sent again: same tag, other image.
 func TestRebuiltTagIsSentAgain(t *testing.T) {
 	e := newEnv(t, 1)
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	e.hosts[0].AddImage("blog:r2") // an older build of r2 on the server
-	e.mustDeploy("r2", Green)
+	e.mustDeploy("r2", naming.Green)
 	if !slices.Contains(e.out.all(), "[server1] Sending image blog:r2 to the server...") {
 		t.Fatalf("stale blog:r2 on the server was kept:\n%s", e.out.text())
 	}
@@ -340,14 +341,14 @@ func TestRebuiltTagIsSentAgain(t *testing.T) {
 // deploys the other color, which then serves.
 func TestActiveContainersGone(t *testing.T) {
 	e := newEnv(t, 1)
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	ctx := context.Background()
 	e.hosts[0].RemoveRoute(ctx, "shop/blog") // as a user cleaning up by hand would
 	for _, c := range e.hosts[0].Containers() {
 		e.hosts[0].Remove(ctx, c.Name)
 	}
 	e.out.reset()
-	e.mustDeploy("r2", Green)
+	e.mustDeploy("r2", naming.Green)
 	if !slices.Contains(e.out.all(), "[server1] Active blue containers are gone, deploying: green") {
 		t.Fatalf("lines:\n%s", e.out.text())
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/internal/naming"
 )
 
 // A container named like the new color that luma did not make for this
@@ -13,12 +14,12 @@ import (
 func TestForeignContainerIsLeftAlone(t *testing.T) {
 	for name, labels := range map[string]map[string]string{
 		"foreign":       {"owner": "someone"},
-		"other project": {LabelProject: "other", LabelApp: "blog", LabelColor: Green},
+		"other project": {naming.LabelProject: "other", naming.LabelApp: "blog", naming.LabelColor: naming.Green},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, 1)
 			h := e.hosts[0]
-			e.mustDeploy("r1", Blue)
+			e.mustDeploy("r1", naming.Blue)
 			h.AddImage("other:1")
 			if err := h.Create(bg, drivers.ContainerSpec{Name: "blog-green", Image: "other:1", Labels: labels}); err != nil {
 				t.Fatal(err)
@@ -44,7 +45,7 @@ func TestForeignContainerIsLeftAlone(t *testing.T) {
 				t.Fatalf("the foreign container was touched: %+v %v", c, err)
 			}
 			h.Remove(bg, "blog-green")
-			e.serving(h, Blue, "r1")
+			e.serving(h, naming.Blue, "r1")
 		})
 	}
 }
@@ -54,7 +55,7 @@ func TestForeignContainerIsLeftAlone(t *testing.T) {
 func TestImageNowhere(t *testing.T) {
 	e := newEnv(t, 2)
 	h := e.hosts[0]
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	e.out.reset()
 	app := e.release("r2")
 	app.Image = "blog:missing"
@@ -71,5 +72,5 @@ func TestImageNowhere(t *testing.T) {
 	if e.out.has("[server1] Sending image blog:missing to the server...") {
 		t.Error("luma said it sends an image it does not have")
 	}
-	e.serving(h, Blue, "r1")
+	e.serving(h, naming.Blue, "r1")
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/fake"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/machine"
 )
 
@@ -213,7 +214,7 @@ func (e *env) checkNoSecret(err error) {
 func appContainers(h *fake.Host) []drivers.Container {
 	var out []drivers.Container
 	for _, c := range h.Containers() {
-		if c.Labels[LabelApp] == "blog" {
+		if c.Labels[naming.LabelApp] == "blog" {
 			out = append(out, c)
 		}
 	}
@@ -242,8 +243,8 @@ func (e *env) serving(h *fake.Host, color, rel string) {
 	}
 	for i, c := range cs {
 		labels := map[string]string{
-			LabelProject: "shop", LabelApp: "blog", LabelColor: color,
-			LabelReplica: strconv.Itoa(i + 1), LabelRelease: rel,
+			naming.LabelProject: "shop", naming.LabelApp: "blog", naming.LabelColor: color,
+			naming.LabelReplica: strconv.Itoa(i + 1), naming.LabelRelease: rel,
 		}
 		if !maps.Equal(c.Labels, labels) {
 			t.Errorf("[%s] %s labels %v, want %v", h.Name(), c.Name, c.Labels, labels)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/machine"
 )
 
@@ -28,18 +29,18 @@ func (r *run) load(ctx context.Context) error {
 // plan is the work of Idle: find the active color, the old set and the new
 // one; deploy saves that plan with Creating.
 func (r *run) plan(ctx context.Context) (func(*machine.Record), error) {
-	all, err := r.srv.Engine.List(ctx, map[string]string{LabelApp: r.app.Name})
+	all, err := r.srv.Engine.List(ctx, map[string]string{naming.LabelApp: r.app.Name})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
 	byColor := map[string][]drivers.Container{}
 	var legacy []string
 	for _, c := range all {
-		if p, ok := c.Labels[LabelProject]; ok && p != r.app.Project {
+		if p, ok := c.Labels[naming.LabelProject]; ok && p != r.app.Project {
 			continue // another project's app of the same name
 		}
-		switch color := c.Labels[LabelColor]; color {
-		case Blue, Green:
+		switch color := c.Labels[naming.LabelColor]; color {
+		case naming.Blue, naming.Green:
 			byColor[color] = append(byColor[color], c)
 		case "":
 			legacy = append(legacy, c.Name) // from before blue-green: part of the old set
@@ -50,16 +51,16 @@ func (r *run) plan(ctx context.Context) (func(*machine.Record), error) {
 	if err != nil {
 		return nil, err
 	}
-	to := Blue
+	to := naming.Blue
 	if from != "" {
-		to = other(from)
+		to = naming.Other(from)
 	}
 	old := append(names(byColor[from]), legacy...)
 	r.leftovers = names(byColor[to])
 	newSet := r.app.ContainerNames(to)
 	previous := ""
 	if cs := byColor[from]; len(cs) > 0 {
-		previous = cs[0].Labels[LabelRelease]
+		previous = cs[0].Labels[naming.LabelRelease]
 	} else if rec.Active != "" {
 		previous = rec.Release
 	}
@@ -94,11 +95,11 @@ func (r *run) plan(ctx context.Context) (func(*machine.Record), error) {
 // activeColor is the color that serves now: the record's, else the color
 // of the running containers, else the color the route points at.
 func (r *run) activeColor(ctx context.Context, rec machine.Record, byColor map[string][]drivers.Container) (string, error) {
-	if rec.Active == Blue || rec.Active == Green {
+	if rec.Active == naming.Blue || rec.Active == naming.Green {
 		return rec.Active, nil
 	}
 	var running []string
-	for _, color := range []string{Blue, Green} {
+	for _, color := range []string{naming.Blue, naming.Green} {
 		if slices.ContainsFunc(byColor[color], drivers.Container.Running) {
 			running = append(running, color)
 		}
@@ -118,7 +119,7 @@ func (r *run) activeColor(ctx context.Context, rec machine.Record, byColor map[s
 		if rt.App != r.app.Key() {
 			continue
 		}
-		for _, color := range []string{Blue, Green} {
+		for _, color := range []string{naming.Blue, naming.Green} {
 			if routesTo(rt.Targets, names(byColor[color])) {
 				return color, nil
 			}

@@ -9,11 +9,12 @@ import (
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/fake"
+	"github.com/luma-deploy/luma/internal/naming"
 )
 
 func TestLockHeldByLiveHolder(t *testing.T) {
 	e := newEnv(t, 1, "server1", "server2")
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	h2 := e.hosts[1]
 	h2.Lock(bg, "shop/blog", "carol@ci pid 9", time.Minute)
 	saves := e.hosts[0].Calls("Save")
@@ -34,7 +35,7 @@ func TestLockHeldByLiveHolder(t *testing.T) {
 	if e.hosts[0].Calls("Save") != saves || e.hosts[0].Calls("Create") != 1 {
 		t.Fatal("server1 was changed")
 	}
-	e.serving(e.hosts[0], Blue, "r1")
+	e.serving(e.hosts[0], naming.Blue, "r1")
 	if l, _ := h2.Lease("shop/blog"); l.Holder != "carol@ci pid 9" {
 		t.Fatalf("carol's lock: %+v", l)
 	}
@@ -47,7 +48,7 @@ func TestLockWait(t *testing.T) {
 	e.opts.LockWait = 500 * time.Millisecond
 	// carol finishes once we are waiting.
 	h.Inject(fake.Fault{Op: "Lock", Nth: 2, Pass: true, Do: func() { h.Unlock(bg, "shop/blog", "carol@ci pid 9") }})
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	if !e.out.has("[server1] Waiting for the deploy lock held by carol@ci pid 9 since 2025-01-01T12:00:00Z (state )...") {
 		t.Fatalf("lines:\n%s", e.out.text())
 	}
@@ -81,7 +82,7 @@ func TestConcurrentDeploys(t *testing.T) {
 		other.holder = "bob@ci pid 8"
 		_, second = other.deploy(bg, "r9")
 	}})
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	var held *drivers.LockedError
 	if !errors.As(second, &held) || held.Lock.Holder != e.holder || held.Lock.State != hc {
 		t.Fatalf("second deploy: %v", second)
@@ -96,7 +97,7 @@ func TestLeaseRenewed(t *testing.T) {
 	renewed := make(chan struct{})
 	h.Inject(fake.Fault{Op: "Renew", Nth: 2, Pass: true, Do: func() { close(renewed) }})
 	h.Inject(fake.Fault{Op: "Probe", Nth: 1, Pass: true, Do: func() { guard(t, renewed, "second renewal") }})
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	if h.Calls("Renew") < 2 {
 		t.Fatalf("%d renewals", h.Calls("Renew"))
 	}
@@ -106,7 +107,7 @@ func TestLeaseRenewed(t *testing.T) {
 func TestLeaseLostRollsBack(t *testing.T) {
 	e := newEnv(t, 1)
 	h := e.hosts[0]
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	e.opts.Lease = 30 * time.Millisecond
 	e.app.Health.Retries = 1 << 30
 	h.Behave(fake.Behavior{Match: "blog:r2", NeverHealthy: true, FailStatus: 503})
@@ -142,7 +143,7 @@ func TestLockWaitKeepsTakenLeases(t *testing.T) {
 		guard(t, renewed, "renewal of server1's lock while the run waits for server2's")
 		h2.Unlock(bg, "shop/blog", "carol@ci pid 9")
 	}})
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 }
 
 // A lock taken first and lost while the run waits for a later one stops

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/luma-deploy/luma/drivers/fake"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/machine"
 )
 
@@ -16,7 +17,7 @@ var three = []string{"server1", "server2", "server3"}
 // No server switches before every server's new containers are healthy.
 func TestMultiServerOneSwitch(t *testing.T) {
 	e := newEnv(t, 2, three...)
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	e.hosts[2].Behave(fake.Behavior{Match: "blog:r2", HealthyAfter: 2, FailStatus: 503}) // the slow one
 	var mu sync.Mutex
 	var early []string
@@ -31,7 +32,7 @@ func TestMultiServerOneSwitch(t *testing.T) {
 			}
 		}})
 	}
-	e.mustDeploy("r2", Green)
+	e.mustDeploy("r2", naming.Green)
 	if len(early) > 0 {
 		t.Fatal(strings.Join(early, "\n"))
 	}
@@ -46,7 +47,7 @@ func TestMultiServerOneSwitch(t *testing.T) {
 // route ever moves.
 func TestMultiServerOneUnhealthyAllRollBack(t *testing.T) {
 	e := newEnv(t, 2, three...)
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	for _, p := range e.proxies {
 		p.takePath()
 	}
@@ -66,7 +67,7 @@ func TestMultiServerOneUnhealthyAllRollBack(t *testing.T) {
 		if n := len(h.RouteLog("shop/blog")); n != 1 {
 			t.Fatalf("[%s] route moved: %+v", h.Name(), h.RouteLog("shop/blog"))
 		}
-		e.serving(h, Blue, "r1")
+		e.serving(h, naming.Blue, "r1")
 		if rec, _ := h.Record("shop", "blog"); !strings.Contains(rec.Error, "server2") && h.Name() != "server2" {
 			t.Fatalf("[%s] record error %q does not name the failing server", h.Name(), rec.Error)
 		}
@@ -80,7 +81,7 @@ func TestMultiServerOneUnhealthyAllRollBack(t *testing.T) {
 // (their old containers were never stopped) and all roll back.
 func TestMultiServerSwapFailureSwapsOthersBack(t *testing.T) {
 	e := newEnv(t, 1, three...)
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	for _, p := range e.proxies {
 		p.takePath()
 	}
@@ -107,7 +108,7 @@ func TestMultiServerSwapFailureSwapsOthersBack(t *testing.T) {
 		if !slices.EqualFunc(targets, want, slices.Equal) {
 			t.Fatalf("[%s] route changes %v, want %v", h.Name(), targets, want)
 		}
-		e.serving(h, Blue, "r1") // includes: blue never stopped while routed
+		e.serving(h, naming.Blue, "r1") // includes: blue never stopped while routed
 	}
 	if !e.out.has("[server1] Switching traffic back to blue containers...") {
 		t.Fatalf("lines:\n%s", e.out.text())
@@ -118,7 +119,7 @@ func TestMultiServerSwapFailureSwapsOthersBack(t *testing.T) {
 // others; the run reports it and the next run repairs that server.
 func TestMultiServerCommitFailureOnOne(t *testing.T) {
 	e := newEnv(t, 1, three...)
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	e.hosts[2].Inject(fake.Fault{Op: "Save", Match: "draining", Nth: 1})
 	res, err := e.deploy(bg, "r2")
 	if !errors.Is(err, ErrAfterSwitch) || !strings.Contains(err.Error(), "[server3]") {
@@ -146,9 +147,9 @@ func TestMultiServerCommitFailureOnOne(t *testing.T) {
 		t.Fatalf("server3 recovered %q", res.Servers[2].Recovered)
 	}
 	for i, h := range e.hosts {
-		color := Blue
+		color := naming.Blue
 		if i == 2 {
-			color = Green
+			color = naming.Green
 		}
 		e.serving(h, color, "r3")
 	}

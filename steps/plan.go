@@ -8,11 +8,11 @@ package steps
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/machine"
 )
 
@@ -136,45 +136,15 @@ var (
 	ErrRollbackUnfinished = errors.New("rollback unfinished")
 )
 
-// Labels on app containers.
-const (
-	LabelProject = "luma.project"
-	LabelApp     = "luma.app"
-	LabelColor   = "luma.color"
-	LabelReplica = "luma.replica"
-	LabelRelease = "luma.release"
-)
-
-// Colors.
-const (
-	Blue  = "blue"
-	Green = "green"
-)
-
-func other(color string) string {
-	if color == Blue {
-		return Green
-	}
-	return Blue
-}
-
 // Key is the lock key and route name of an app: project/app.
-func (a App) Key() string { return a.Project + "/" + a.Name }
+func (a App) Key() string { return naming.Key(a.Project, a.Name) }
 
 // Network is the project's network.
-func (a App) Network() string { return a.Project + "-network" }
+func (a App) Network() string { return naming.Network(a.Project) }
 
-// ContainerNames are the names of the color's replicas: blog-blue for one,
-// blog-blue-1..N for several.
+// ContainerNames are the names of the color's replicas.
 func (a App) ContainerNames(color string) []string {
-	if a.Replicas <= 1 {
-		return []string{a.Name + "-" + color}
-	}
-	names := make([]string, a.Replicas)
-	for i := range names {
-		names[i] = fmt.Sprintf("%s-%s-%d", a.Name, color, i+1)
-	}
-	return names
+	return naming.AppContainers(a.Name, color, a.Replicas)
 }
 
 // targets are the proxy targets of containers: name:port.
@@ -221,8 +191,7 @@ func (a App) validate(servers []Server) error {
 
 func (o Options) withDefaults() Options {
 	if o.Holder == "" {
-		host, _ := os.Hostname()
-		o.Holder = fmt.Sprintf("%s@%s pid %d", os.Getenv("USER"), host, os.Getpid())
+		o.Holder = naming.Holder()
 	}
 	if o.Lease <= 0 {
 		o.Lease = 30 * time.Second

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/luma-deploy/luma/drivers/fake"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/machine"
 )
 
@@ -23,22 +24,22 @@ func TestRecoverFromDeadRun(t *testing.T) {
 		color string        // what the next deploy (r3) ends on
 		path  []machine.State
 	}{
-		{"creating", fake.Fault{Op: "Start", Nth: 1}, crt, Green, append(states(rb, idle), deployPath...)},
-		{"health_checking", fake.Fault{Op: "Probe", Nth: 1}, hc, Green, append(states(rb, idle), deployPath...)},
-		{"switching, before the route moved", fake.Fault{Op: "Connect", Nth: 1}, sw, Green, append(states(rb, idle), deployPath...)},
+		{"creating", fake.Fault{Op: "Start", Nth: 1}, crt, naming.Green, append(states(rb, idle), deployPath...)},
+		{"health_checking", fake.Fault{Op: "Probe", Nth: 1}, hc, naming.Green, append(states(rb, idle), deployPath...)},
+		{"switching, before the route moved", fake.Fault{Op: "Connect", Nth: 1}, sw, naming.Green, append(states(rb, idle), deployPath...)},
 		// Dies while saving the switch: the route serves green already.
-		{"switching, after the route moved", fake.Fault{Op: "Save", Match: "draining"}, sw, Green, append(states(rb, idle), deployPath...)},
-		{"draining", fake.Fault{Op: "Drain", Nth: 1}, dr, Blue, append(states(cl, idle), deployPath...)},
-		{"cleaning", fake.Fault{Op: "Stop", Nth: 1}, cl, Blue, append(states(idle), deployPath...)},
+		{"switching, after the route moved", fake.Fault{Op: "Save", Match: "draining"}, sw, naming.Green, append(states(rb, idle), deployPath...)},
+		{"draining", fake.Fault{Op: "Drain", Nth: 1}, dr, naming.Blue, append(states(cl, idle), deployPath...)},
+		{"cleaning", fake.Fault{Op: "Stop", Nth: 1}, cl, naming.Blue, append(states(idle), deployPath...)},
 		// Dies while rolling back from a failed start.
-		{"rolling_back", fake.Fault{Op: "Remove", Match: "blog-green"}, rb, Green, append(states(idle), deployPath...)},
+		{"rolling_back", fake.Fault{Op: "Remove", Match: "blog-green"}, rb, naming.Green, append(states(idle), deployPath...)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, replicas := range []int{1, 3} {
 				e := newEnv(t, replicas)
 				h := e.hosts[0]
-				e.mustDeploy("r1", Blue)
+				e.mustDeploy("r1", naming.Blue)
 				var dead *fake.Host
 				at := c.at
 				if replicas > 1 && strings.HasPrefix(at.Match, "blog-") {
@@ -118,7 +119,7 @@ func TestFailuresAfterSwitchStopAndNextRunFinishes(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, 2)
 			h := e.hosts[0]
-			e.mustDeploy("r1", Blue)
+			e.mustDeploy("r1", naming.Blue)
 			e.proxies[0].takePath()
 			h.Inject(c.fault)
 			res, err := e.deploy(bg, "r2")
@@ -132,7 +133,7 @@ func TestFailuresAfterSwitchStopAndNextRunFinishes(t *testing.T) {
 				t.Fatalf("rolled back after the switch: %v", got)
 			}
 			rec, _ := h.Record("shop", "blog")
-			if rec.State != c.left || rec.Error == "" || rec.Active != Green {
+			if rec.State != c.left || rec.Error == "" || rec.Active != naming.Green {
 				t.Fatalf("record %+v", rec)
 			}
 			if r, _ := h.Route("shop/blog"); !slices.Equal(r.Targets, []string{"blog-green-1:3000", "blog-green-2:3000"}) {
@@ -141,7 +142,7 @@ func TestFailuresAfterSwitchStopAndNextRunFinishes(t *testing.T) {
 			e.settled(h)
 
 			e.out.reset()
-			res = e.mustDeploy("r3", Blue)
+			res = e.mustDeploy("r3", naming.Blue)
 			if res.Servers[0].Recovered != c.left {
 				t.Fatalf("recovered %q", res.Servers[0].Recovered)
 			}
@@ -161,7 +162,7 @@ func TestFailuresAfterSwitchStopAndNextRunFinishes(t *testing.T) {
 func TestSwitchNotRecorded(t *testing.T) {
 	e := newEnv(t, 1)
 	h := e.hosts[0]
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	h.Inject(fake.Fault{Op: "Save", Match: "draining", Nth: 1})
 	res, err := e.deploy(bg, "r2")
 	if !errors.Is(err, ErrAfterSwitch) || res.Servers[0].Outcome != Failed {
@@ -174,7 +175,7 @@ func TestSwitchNotRecorded(t *testing.T) {
 		t.Fatalf("containers %v", got)
 	}
 	e.settled(h)
-	res = e.mustDeploy("r3", Green)
+	res = e.mustDeploy("r3", naming.Green)
 	if res.Servers[0].Recovered != sw || !e.out.has("[server1] Switching traffic back to blue containers...") {
 		t.Fatalf("recovered %q\n%s", res.Servers[0].Recovered, e.out.text())
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/fake"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/machine"
 )
 
@@ -116,7 +117,7 @@ func TestFailuresBeforeSwitchRollBack(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, c.replicas)
 			h := e.hosts[0]
-			e.mustDeploy("r1", Blue)
+			e.mustDeploy("r1", naming.Blue)
 			e.proxies[0].takePath()
 			blue, logBefore, probesBefore := ids(h), len(h.RouteLog("shop/blog")), h.Calls("Probe")
 			before, _ := h.Record("shop", "blog")
@@ -146,7 +147,7 @@ func TestFailuresBeforeSwitchRollBack(t *testing.T) {
 			// The old containers kept running untouched, and the route
 			// never left them for good.
 			e.noSource = false
-			e.serving(h, Blue, "r1")
+			e.serving(h, naming.Blue, "r1")
 			if got := ids(h); !mapsEqual(got, blue) {
 				t.Fatalf("old containers changed: %v, were %v", got, blue)
 			}
@@ -170,7 +171,7 @@ func TestFailuresBeforeSwitchRollBack(t *testing.T) {
 				}
 				return
 			}
-			if rec.Outcome != "rolled_back" || rec.Error == "" || rec.Release != "r1" || rec.Active != Blue {
+			if rec.Outcome != "rolled_back" || rec.Error == "" || rec.Release != "r1" || rec.Active != naming.Blue {
 				t.Fatalf("record %+v", rec)
 			}
 			if res.Servers[0].Err == nil || !strings.Contains(err.Error(), "rolled back") {
@@ -241,7 +242,7 @@ func TestInterrupt(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, 2)
 			h := e.hosts[0]
-			e.mustDeploy("r1", Blue)
+			e.mustDeploy("r1", naming.Blue)
 			e.proxies[0].takePath()
 			ctx, cancel := context.WithCancel(bg)
 			defer cancel()
@@ -257,13 +258,13 @@ func TestInterrupt(t *testing.T) {
 				if res.Servers[0].Outcome != Deployed || !strings.Contains(err.Error(), "after the switch") {
 					t.Fatalf("outcome %s, err %v", res.Servers[0].Outcome, err)
 				}
-				e.serving(h, Green, "r2")
+				e.serving(h, naming.Green, "r2")
 				return
 			}
 			if res.Servers[0].Outcome != Interrupted {
 				t.Fatalf("outcome %s", res.Servers[0].Outcome)
 			}
-			e.serving(h, Blue, "r1")
+			e.serving(h, naming.Blue, "r1")
 			if rec, _ := h.Record("shop", "blog"); !strings.Contains(rec.Error, "interrupted") {
 				t.Fatalf("record error %q", rec.Error)
 			}
@@ -276,7 +277,7 @@ func TestInterrupt(t *testing.T) {
 func TestRollbackFailureIsRecoveredNextRun(t *testing.T) {
 	e := newEnv(t, 1)
 	h := e.hosts[0]
-	e.mustDeploy("r1", Blue)
+	e.mustDeploy("r1", naming.Blue)
 	h.Inject(fake.Fault{Op: "Start", Nth: 1}, fake.Fault{Op: "Remove", Nth: 1, Match: "blog-green"})
 	res, err := e.deploy(bg, "r2")
 	if !errors.Is(err, ErrRollbackUnfinished) || strings.Contains(err.Error(), "rolled back:") || res.Servers[0].Outcome != Failed {
@@ -287,7 +288,7 @@ func TestRollbackFailureIsRecoveredNextRun(t *testing.T) {
 	}
 	e.settled(h)
 	e.proxies[0].takePath()
-	res = e.mustDeploy("r3", Green)
+	res = e.mustDeploy("r3", naming.Green)
 	if res.Servers[0].Recovered != rb {
 		t.Fatalf("recovered %q", res.Servers[0].Recovered)
 	}

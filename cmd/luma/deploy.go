@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"os/user"
 	"syscall"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/docker"
 	"github.com/luma-deploy/luma/fleet"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/release"
 	"github.com/luma-deploy/luma/steps"
 	"github.com/spf13/cobra"
@@ -117,7 +117,7 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 			servers = append(servers, steps.Server{Name: name, Engine: s.Engine, Proxy: s.Proxy, Source: source})
 		}
 		start := time.Now()
-		res, err := steps.Deploy(ctx, app, servers, out, steps.Options{Holder: holder(), LockWait: opts.lockWait, Lease: opts.lease})
+		res, err := steps.Deploy(ctx, app, servers, out, steps.Options{Holder: naming.Holder(), LockWait: opts.lockWait, Lease: opts.lease})
 		g.log.Debug("deploy finished", "app", a.Name, "took", time.Since(start), "result", res)
 		printDeploySummary(out, a.Name, rel, time.Since(start), res)
 		report.add(a.Name, time.Since(start), res)
@@ -201,7 +201,7 @@ func appImage(ctx context.Context, g *globals, out *printer, cfg *config.Config,
 	defer tar.Close()
 	spec := drivers.BuildSpec{
 		Tag: tag, Dockerfile: a.Build.Dockerfile, Args: a.Build.Args, Target: a.Build.Target, Platform: a.Build.Platform,
-		Labels: map[string]string{"luma.project": cfg.Name, "luma.app": a.Name, "luma.release": rel},
+		Labels: map[string]string{naming.LabelProject: cfg.Name, naming.LabelApp: a.Name, naming.LabelRelease: rel},
 	}
 	if err := source.BuildImage(ctx, spec, tar); err != nil {
 		return "", fmt.Errorf("build %s: %w", tag, err)
@@ -233,14 +233,4 @@ func loadSecretsIfNeeded(cfg *config.Config, apps []*config.App) (map[string]str
 		}
 	}
 	return map[string]string{}, nil
-}
-
-// holder names this run in locks: who, where, which process.
-func holder() string {
-	name := "unknown"
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	host, _ := os.Hostname()
-	return fmt.Sprintf("%s@%s pid %d", name, host, os.Getpid())
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/fleet"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/remove"
 	"github.com/spf13/cobra"
 )
@@ -54,7 +55,7 @@ func runRemove(parent context.Context, g *globals, names []string) error {
 	if err := checkSetup(ctx, f); err != nil {
 		return err
 	}
-	opts := remove.Options{Holder: holder(), Lease: 30 * time.Second}
+	opts := remove.Options{Holder: naming.Holder(), Lease: 30 * time.Second}
 	for _, a := range apps {
 		app := remove.App{Project: cfg.Name, Name: a.Name, DrainTimeout: a.DrainTimeout, StopTimeout: a.StopTimeout}
 		err := f.Each(func(s *fleet.Server) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/luma-deploy/luma/config"
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/fleet"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/setup"
 	"github.com/spf13/cobra"
 )
@@ -66,7 +67,7 @@ func runSetup(ctx context.Context, g *globals, opts *setupOptions) error {
 		defer closeSource()
 		source = src
 	}
-	base := setup.Options{Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, ProxyImage: cfg.Proxy.Image, Exe: exe, Holder: holder() + " (setup)"}
+	base := setup.Options{Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, ProxyImage: cfg.Proxy.Image, Exe: exe, Holder: naming.Holder() + " (setup)"}
 	return f.Each(func(s *fleet.Server) error {
 		so := base
 		for _, a := range cfg.Apps {

@@ -11,6 +11,7 @@ import (
 	"github.com/luma-deploy/luma/config"
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/fleet"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/machine"
 	"github.com/luma-deploy/luma/status"
 	"github.com/spf13/cobra"
@@ -107,7 +108,7 @@ func serviceStatuses(cfg *config.Config, svcs []config.Service, reports map[stri
 				state = "unreachable: " + r.err.Error()
 			}
 			for _, c := range r.containers {
-				if c.Labels["luma.service"] == svc.Name {
+				if c.Labels[naming.LabelService] == svc.Name {
 					state = c.State
 				}
 			}
@@ -158,7 +159,7 @@ func readServer(ctx context.Context, cfg *config.Config, name string) *serverRep
 	defer f.Close()
 	s := f.Get(name)
 	r := &serverReport{}
-	if r.containers, err = s.Engine.List(ctx, map[string]string{"luma.project": cfg.Name}); err != nil {
+	if r.containers, err = s.Engine.List(ctx, map[string]string{naming.LabelProject: cfg.Name}); err != nil {
 		return &serverReport{err: err}
 	}
 	r.readProxy(ctx, s.Proxy)
@@ -190,7 +191,7 @@ func (r *serverReport) input(project, app string) status.ServerInput {
 	}
 	key := project + "/" + app
 	for _, c := range r.containers {
-		if c.Labels["luma.app"] == app {
+		if c.Labels[naming.LabelApp] == app {
 			in.Containers = append(in.Containers, c)
 		}
 	}

@@ -18,12 +18,13 @@ import (
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/machine"
 	"github.com/luma-deploy/luma/proxy/protocol"
 )
 
 // ContainerName is the proxy container on every server.
-const ContainerName = "luma-proxy"
+const ContainerName = naming.ProxyContainer
 
 // AdminCommand is run in ContainerName for a call made without a session.
 var AdminCommand = []string{"/luma", "proxy", "admin"}

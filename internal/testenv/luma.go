@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/luma-deploy/luma/internal/naming"
 	"io"
 	"net/http"
 	"os"
@@ -121,8 +122,8 @@ func RemoveProject(host, project string) {
 	if ids := strings.Fields(string(out)); len(ids) > 0 {
 		exec.Command("docker", hostArgs(host, append([]string{"rm", "-f"}, ids...)...)...).Run()
 	}
-	exec.Command("docker", hostArgs(host, "network", "disconnect", "-f", project+"-network", "luma-proxy")...).Run()
-	exec.Command("docker", hostArgs(host, "network", "rm", project+"-network")...).Run()
+	exec.Command("docker", hostArgs(host, "network", "disconnect", "-f", naming.Network(project), naming.ProxyContainer)...).Run()
+	exec.Command("docker", hostArgs(host, "network", "rm", naming.Network(project))...).Run()
 }
 
 // Quote writes list as the items of a YAML flow sequence: "a", "b".
