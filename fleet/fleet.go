@@ -10,6 +10,7 @@ import (
 	"github.com/luma-deploy/luma/config"
 	"github.com/luma-deploy/luma/drivers/docker"
 	proxyclient "github.com/luma-deploy/luma/drivers/proxy"
+	"golang.org/x/sync/errgroup"
 )
 
 // Server is one connected server.
@@ -25,6 +26,10 @@ type Fleet struct {
 	names   []string
 }
 
+// MaxParallel bounds how many servers one run talks to at once: SSH
+// handshakes and engine calls of a large fleet do not all start together.
+const MaxParallel = 16
+
 // Connect reaches every named server in parallel. When any cannot be
 // reached it closes the others and fails, naming each unreachable server,
 // so that a deploy changes nothing anywhere unless all are reachable.
@@ -33,23 +38,23 @@ func Connect(ctx context.Context, cfg *config.Config, names []string) (*Fleet, e
 	var (
 		mu   sync.Mutex
 		errs []error
-		wg   sync.WaitGroup
+		g    errgroup.Group
 	)
+	g.SetLimit(MaxParallel)
 	for _, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			s, err := connect(ctx, cfg, name)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("[%s] %w", name, err))
-				return
+				return nil // every server's error is kept, not only the first
 			}
 			f.servers[name] = s
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	if len(errs) > 0 {
 		f.Close()
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
@@ -79,14 +84,15 @@ func (f *Fleet) Names() []string { return f.names }
 // Close closes every connection: each proxy session first (its remote
 // command exits), then the Engine under it.
 func (f *Fleet) Close() {
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(MaxParallel)
 	for _, s := range f.servers {
-		wg.Go(func() {
+		g.Go(func() error {
 			s.Proxy.Close()
-			s.Engine.Close()
+			return s.Engine.Close()
 		})
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // Each runs fn on every server in parallel and joins the errors, each
@@ -95,20 +101,20 @@ func (f *Fleet) Each(fn func(*Server) error) error {
 	var (
 		mu   sync.Mutex
 		errs []error
-		wg   sync.WaitGroup
+		g    errgroup.Group
 	)
+	g.SetLimit(MaxParallel)
 	for _, name := range f.names {
 		s := f.servers[name]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			if err := fn(s); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("[%s] %w", s.Name, err))
 				mu.Unlock()
 			}
-		}()
+			return nil // every server's error is kept, not only the first
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	return errors.Join(errs...)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/steps"
+	"golang.org/x/sync/errgroup"
 )
 
 // App is what removing an app needs to know.
@@ -127,7 +128,7 @@ func removeContainers(ctx context.Context, e drivers.Containers, app App) (int, 
 		return 0, fmt.Errorf("list containers of %s: %w", app.Key(), err)
 	}
 	var (
-		wg      sync.WaitGroup
+		g       errgroup.Group
 		mu      sync.Mutex
 		errs    []error
 		removed int
@@ -136,7 +137,7 @@ func removeContainers(ctx context.Context, e drivers.Containers, app App) (int, 
 		if c.Labels[naming.LabelProject] != app.Project || c.Labels[naming.LabelApp] != app.Name {
 			continue // an engine filter is trusted, but never blindly
 		}
-		wg.Go(func() {
+		g.Go(func() error {
 			err := e.Stop(ctx, c.Name, app.StopTimeout)
 			if err != nil && !errors.Is(err, drivers.ErrNotFound) {
 				err = fmt.Errorf("stop %s: %w", c.Name, err)
@@ -146,12 +147,13 @@ func removeContainers(ctx context.Context, e drivers.Containers, app App) (int, 
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, err)
-				return
+				errs = append(errs, err) // every container's error is kept
+				return nil
 			}
 			removed++
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	return removed, errors.Join(errs...)
 }

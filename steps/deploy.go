@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -61,11 +61,16 @@ func (d *deploy) run(ctx context.Context) error {
 	pre, cancelPre := context.WithCancelCause(d.live)
 	defer cancelPre(nil)
 	d.pre, d.meeting = pre, newMeeting(len(d.runs), cancelPre)
-	var wg sync.WaitGroup
+	// Every server at once, unbounded: they meet at barriers, so each
+	// must be running for any to pass one.
+	var g errgroup.Group
 	for _, r := range d.runs {
-		wg.Go(func() { d.drive(r) })
+		g.Go(func() error {
+			d.drive(r)
+			return nil // each server's outcome and error are in its run
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	if d.meeting.failed() != nil {
 		return d.aborted()
 	}

@@ -2,11 +2,11 @@ package steps
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/machine"
+	"golang.org/x/sync/errgroup"
 )
 
 // run is one server's part of a deploy: its machine and what the steps
@@ -62,34 +62,20 @@ func (r *run) record() machine.Record {
 	return r.m.Record()
 }
 
-// parallel runs fn for every item at once and returns the first error.
-// With failFast the first error also cancels the context of the others.
+// parallel runs fn for every item at once (containers of one server: a
+// handful) and returns the first error. With failFast the first error also
+// cancels the context of the others.
 func parallel[T any](ctx context.Context, items []T, failFast bool, fn func(ctx context.Context, item T) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	for _, it := range items {
-		wg.Go(func() {
-			err := fn(ctx, it)
-			if err == nil {
-				return
-			}
-			mu.Lock()
-			if first == nil {
-				first = err
-			}
-			mu.Unlock()
-			if failFast {
-				cancel()
-			}
-		})
+	var g *errgroup.Group
+	if failFast {
+		g, ctx = errgroup.WithContext(ctx)
+	} else {
+		g = new(errgroup.Group)
 	}
-	wg.Wait()
-	return first
+	for _, it := range items {
+		g.Go(func() error { return fn(ctx, it) })
+	}
+	return g.Wait()
 }
 
 // sleep waits d or until ctx is done.

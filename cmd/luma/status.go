@@ -15,6 +15,7 @@ import (
 	"github.com/luma-deploy/luma/machine"
 	"github.com/luma-deploy/luma/status"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 )
 
 type statusOptions struct {
@@ -134,18 +135,18 @@ type serverReport struct {
 func readServers(ctx context.Context, cfg *config.Config, names []string) map[string]*serverReport {
 	out := map[string]*serverReport{}
 	var mu sync.Mutex
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(fleet.MaxParallel)
 	for _, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			r := readServer(ctx, cfg, name)
 			mu.Lock()
 			out[name] = r
 			mu.Unlock()
-		}()
+			return nil // an unreachable server is part of the report
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	return out
 }
 
