@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/luma-deploy/luma/config"
-	"github.com/luma-deploy/luma/fleet"
+	"github.com/luma-deploy/luma/internal/config"
+	"github.com/luma-deploy/luma/internal/fleet"
 )
 
 // connectServers reaches every server before anything is changed anywhere.

@@ -9,12 +9,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/luma-deploy/luma/config"
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/docker"
-	"github.com/luma-deploy/luma/fleet"
+	"github.com/luma-deploy/luma/internal/config"
+	"github.com/luma-deploy/luma/internal/fleet"
 	"github.com/luma-deploy/luma/internal/naming"
-	"github.com/luma-deploy/luma/release"
+	"github.com/luma-deploy/luma/internal/release"
 	"github.com/luma-deploy/luma/steps"
 	"github.com/spf13/cobra"
 )

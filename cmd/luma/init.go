@@ -4,7 +4,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/luma-deploy/luma/config"
+	"github.com/luma-deploy/luma/internal/config"
 	"github.com/spf13/cobra"
 )
 

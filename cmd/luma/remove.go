@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
-	"github.com/luma-deploy/luma/fleet"
+	"github.com/luma-deploy/luma/internal/fleet"
 	"github.com/luma-deploy/luma/internal/naming"
-	"github.com/luma-deploy/luma/remove"
+	"github.com/luma-deploy/luma/internal/remove"
 	"github.com/spf13/cobra"
 )
 

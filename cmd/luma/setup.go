@@ -6,11 +6,11 @@ import (
 	"os"
 	"slices"
 
-	"github.com/luma-deploy/luma/config"
 	"github.com/luma-deploy/luma/drivers"
-	"github.com/luma-deploy/luma/fleet"
+	"github.com/luma-deploy/luma/internal/config"
+	"github.com/luma-deploy/luma/internal/fleet"
 	"github.com/luma-deploy/luma/internal/naming"
-	"github.com/luma-deploy/luma/setup"
+	"github.com/luma-deploy/luma/internal/setup"
 	"github.com/spf13/cobra"
 )
 

@@ -8,12 +8,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/luma-deploy/luma/config"
 	"github.com/luma-deploy/luma/drivers"
-	"github.com/luma-deploy/luma/fleet"
+	"github.com/luma-deploy/luma/internal/config"
+	"github.com/luma-deploy/luma/internal/fleet"
 	"github.com/luma-deploy/luma/internal/naming"
+	"github.com/luma-deploy/luma/internal/status"
 	"github.com/luma-deploy/luma/machine"
-	"github.com/luma-deploy/luma/status"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 )

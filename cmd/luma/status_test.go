@@ -8,7 +8,7 @@ import (
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/fake"
-	"github.com/luma-deploy/luma/status"
+	"github.com/luma-deploy/luma/internal/status"
 )
 
 // With luma-proxy down, status does not show containers as if no deploy

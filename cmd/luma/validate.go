@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/luma-deploy/luma/config"
+	"github.com/luma-deploy/luma/internal/config"
 	"github.com/spf13/cobra"
 )
 

@@ -3,7 +3,7 @@ package fleet
 import (
 	"testing"
 
-	"github.com/luma-deploy/luma/config"
+	"github.com/luma-deploy/luma/internal/config"
 )
 
 func TestTarget(t *testing.T) {

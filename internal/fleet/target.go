@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/luma-deploy/luma/config"
 	"github.com/luma-deploy/luma/drivers/docker"
 	"github.com/luma-deploy/luma/drivers/ssh"
+	"github.com/luma-deploy/luma/internal/config"
 )
 
 // Local is the server name that means the local Docker engine, no SSH.

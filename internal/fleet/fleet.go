@@ -7,9 +7,9 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/luma-deploy/luma/config"
 	"github.com/luma-deploy/luma/drivers/docker"
 	proxyclient "github.com/luma-deploy/luma/drivers/proxy"
+	"github.com/luma-deploy/luma/internal/config"
 	"golang.org/x/sync/errgroup"
 )
 
