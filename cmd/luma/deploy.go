@@ -12,6 +12,7 @@ import (
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/docker"
 	"github.com/luma-deploy/luma/internal/config"
+	"github.com/luma-deploy/luma/internal/deploy"
 	"github.com/luma-deploy/luma/internal/fleet"
 	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/internal/release"
@@ -101,30 +102,24 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 	if opts.json {
 		out = newPrinter(g.stderr)
 	}
+	servers := map[string]deploy.Server{}
+	for _, name := range f.Names() {
+		s := f.Get(name)
+		servers[name] = deploy.Server{Engine: s.Engine, Proxy: s.Proxy}
+	}
 	report := &deployReport{Project: cfg.Name, Release: rel}
-	var failed error
+	_, failed := deploy.Run(ctx, deploy.Options{
+		Config: cfg, Apps: apps, Env: envs, Release: rel, Servers: servers, Source: source, Out: out,
+		Steps: steps.Options{Holder: naming.Holder(), LockWait: opts.lockWait, Lease: opts.lease},
+		Done: func(r deploy.AppResult) {
+			g.log.Debug("deploy finished", "app", r.App, "took", r.Wall, "result", r.Result)
+			printDeploySummary(out, r.App, rel, r.Wall, r.Result)
+			report.add(r.App, r.Wall, r.Result)
+		},
+	})
 	code := exitOK
-	for _, a := range apps {
-		image, err := appImage(ctx, g, out, cfg, a, rel, source)
-		if err != nil { // nothing of this app was changed on any server
-			failed, code = err, exitFailure
-			break
-		}
-		app := stepsApp(cfg, a, image, rel, envs[a.Name])
-		servers := make([]steps.Server, 0, len(a.Servers))
-		for _, name := range a.Servers {
-			s := f.Get(name)
-			servers = append(servers, steps.Server{Name: name, Engine: s.Engine, Proxy: s.Proxy, Source: source})
-		}
-		start := time.Now()
-		res, err := steps.Deploy(ctx, app, servers, out, steps.Options{Holder: naming.Holder(), LockWait: opts.lockWait, Lease: opts.lease})
-		g.log.Debug("deploy finished", "app", a.Name, "took", time.Since(start), "result", res)
-		printDeploySummary(out, a.Name, rel, time.Since(start), res)
-		report.add(a.Name, time.Since(start), res)
-		if err != nil {
-			failed, code = err, deployExitCode(ctx, err)
-			break
-		}
+	if failed != nil {
+		code = deployExitCode(ctx, failed)
 	}
 	if opts.json {
 		report.finish(code, failed)
@@ -141,7 +136,10 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 // deployExitCode tells scripts what state a failed deploy left behind.
 func deployExitCode(ctx context.Context, err error) int {
 	var locked *drivers.LockedError
+	var build *deploy.BuildError
 	switch {
+	case errors.As(err, &build): // nothing of that app changed anywhere
+		return exitFailure
 	case errors.As(err, &locked):
 		return exitLocked
 	case errors.Is(err, steps.ErrAfterSwitch):
@@ -181,49 +179,6 @@ func localSource(ctx context.Context, g *globals, f *fleet.Fleet) (drivers.Image
 		return nil, func() {}
 	}
 	return e, func() { e.Close() }
-}
-
-// appImage builds the app's image on the local engine when it has a build
-// section, tagged with the release; else it is the configured image.
-func appImage(ctx context.Context, g *globals, out *printer, cfg *config.Config, a *config.App, rel string, source drivers.Images) (string, error) {
-	if a.Build == nil {
-		return a.Image, nil
-	}
-	if source == nil {
-		return "", fmt.Errorf("app %s has a build section but the local Docker engine is not reachable", a.Name)
-	}
-	tag := fmt.Sprintf("%s-%s:%s", cfg.Name, a.Name, rel)
-	out.Println("Building %s from %s...", tag, a.Build.Context)
-	tar, err := docker.TarDir(a.Build.Context)
-	if err != nil {
-		return "", err
-	}
-	defer tar.Close()
-	spec := drivers.BuildSpec{
-		Tag: tag, Dockerfile: a.Build.Dockerfile, Args: a.Build.Args, Target: a.Build.Target, Platform: a.Build.Platform,
-		Labels: map[string]string{naming.LabelProject: cfg.Name, naming.LabelApp: a.Name, naming.LabelRelease: rel},
-	}
-	if err := source.BuildImage(ctx, spec, tar); err != nil {
-		return "", fmt.Errorf("build %s: %w", tag, err)
-	}
-	return tag, nil
-}
-
-func stepsApp(cfg *config.Config, a *config.App, image, rel string, env []string) steps.App {
-	app := steps.App{
-		Project: cfg.Name, Name: a.Name, Image: image, Release: rel,
-		Replicas: a.Replicas, Env: env, Cmd: a.Command, Volumes: a.Volumes,
-		Health: steps.HealthCheck{
-			Path: a.HealthCheck.Path, StartPeriod: a.HealthCheck.StartPeriod,
-			Interval: a.HealthCheck.Interval, Timeout: a.HealthCheck.Timeout, Retries: a.HealthCheck.Retries,
-		},
-		DrainTimeout: a.DrainTimeout, StopTimeout: a.StopTimeout,
-	}
-	if a.Proxy != nil {
-		app.Hosts, app.AppPort = a.Proxy.Hosts, a.Proxy.AppPort
-		app.MaxBodySize, app.IdleTimeout = a.Proxy.MaxBodySize, a.Proxy.UpstreamIdleTimeout
-	}
-	return app
 }
 
 func loadSecretsIfNeeded(cfg *config.Config, apps []*config.App) (map[string]string, error) {

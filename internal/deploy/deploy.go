@@ -1,0 +1,144 @@
+// Package deploy is `luma deploy` without the CLI: it builds each app's
+// image on the local engine when the app has a build section, turns the
+// config's app into the state machine's (steps.App), and deploys the apps
+// one after another on their servers. cmd/luma parses flags, connects the
+// servers, prints and picks the exit code.
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/drivers/docker"
+	"github.com/luma-deploy/luma/internal/config"
+	"github.com/luma-deploy/luma/internal/naming"
+	"github.com/luma-deploy/luma/steps"
+)
+
+// Reporter prints progress: one line for a server, or a line of its own.
+type Reporter interface {
+	steps.Reporter
+	Println(format string, args ...any)
+}
+
+// Server is one connected server of the run.
+type Server struct {
+	Engine interface {
+		drivers.Containers
+		drivers.Networks
+		drivers.Images
+	}
+	Proxy drivers.Proxy
+}
+
+// Options are what a deploy needs, resolved by the caller.
+type Options struct {
+	Config  *config.Config
+	Apps    []*config.App       // deployed in this order
+	Env     map[string][]string // app name → KEY=VALUE, secrets included
+	Release string
+	Servers map[string]Server // every server an app names, connected
+	// Source is the local engine: images are built there and sent from
+	// there to servers that lack them. nil: every image must already be
+	// on its servers, and no app may have a build section.
+	Source drivers.Images
+	Out    Reporter
+	Steps  steps.Options // holder, lock wait, lease
+	// Done is called after each app's deploy, e.g. to print its summary.
+	Done func(AppResult)
+}
+
+// AppResult is one app's deploy.
+type AppResult struct {
+	App    string
+	Wall   time.Duration
+	Result steps.Result
+}
+
+// Run deploys the apps in order and stops at the first that fails; the
+// error is that app's (a *BuildError when its image could not be built,
+// in which case nothing of it changed on any server).
+func Run(ctx context.Context, opts Options) ([]AppResult, error) {
+	var out []AppResult
+	for _, a := range opts.Apps {
+		image, err := buildImage(ctx, opts, a)
+		if err != nil {
+			return out, &BuildError{App: a.Name, Err: err}
+		}
+		servers := make([]steps.Server, 0, len(a.Servers))
+		for _, name := range a.Servers {
+			s, ok := opts.Servers[name]
+			if !ok {
+				return out, fmt.Errorf("app %s: server %s is not connected", a.Name, name)
+			}
+			servers = append(servers, steps.Server{Name: name, Engine: s.Engine, Proxy: s.Proxy, Source: opts.Source})
+		}
+		start := time.Now()
+		res, err := steps.Deploy(ctx, App(opts.Config, a, image, opts.Release, opts.Env[a.Name]), servers, opts.Out, opts.Steps)
+		r := AppResult{App: a.Name, Wall: time.Since(start), Result: res}
+		out = append(out, r)
+		if opts.Done != nil {
+			opts.Done(r)
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// BuildError is an app whose image could not be built.
+type BuildError struct {
+	App string
+	Err error
+}
+
+func (e *BuildError) Error() string { return e.Err.Error() }
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// buildImage builds the app's image on the local engine when it has a
+// build section, tagged with the release; else it is the configured image.
+func buildImage(ctx context.Context, opts Options, a *config.App) (string, error) {
+	if a.Build == nil {
+		return a.Image, nil
+	}
+	if opts.Source == nil {
+		return "", fmt.Errorf("app %s has a build section but the local Docker engine is not reachable", a.Name)
+	}
+	tag := fmt.Sprintf("%s-%s:%s", opts.Config.Name, a.Name, opts.Release)
+	opts.Out.Println("Building %s from %s...", tag, a.Build.Context)
+	tar, err := docker.TarDir(a.Build.Context)
+	if err != nil {
+		return "", err
+	}
+	defer tar.Close()
+	spec := drivers.BuildSpec{
+		Tag: tag, Dockerfile: a.Build.Dockerfile, Args: a.Build.Args, Target: a.Build.Target, Platform: a.Build.Platform,
+		Labels: map[string]string{naming.LabelProject: opts.Config.Name, naming.LabelApp: a.Name, naming.LabelRelease: opts.Release},
+	}
+	if err := opts.Source.BuildImage(ctx, spec, tar); err != nil {
+		return "", fmt.Errorf("build %s: %w", tag, err)
+	}
+	return tag, nil
+}
+
+// App is the state machine's view of a configured app: every value comes
+// from the config, which has filled in every default.
+func App(cfg *config.Config, a *config.App, image, release string, env []string) steps.App {
+	app := steps.App{
+		Project: cfg.Name, Name: a.Name, Image: image, Release: release,
+		Replicas: a.Replicas, Env: env, Cmd: a.Command, Volumes: a.Volumes,
+		Health: steps.HealthCheck{
+			Path: a.HealthCheck.Path, StartPeriod: a.HealthCheck.StartPeriod,
+			Interval: a.HealthCheck.Interval, Timeout: a.HealthCheck.Timeout, Retries: a.HealthCheck.Retries,
+		},
+		DrainTimeout: a.DrainTimeout, StopTimeout: a.StopTimeout,
+	}
+	if a.Proxy != nil {
+		app.Hosts, app.AppPort = a.Proxy.Hosts, a.Proxy.AppPort
+		app.MaxBodySize, app.IdleTimeout = a.Proxy.MaxBodySize, a.Proxy.UpstreamIdleTimeout
+	}
+	return app
+}
