@@ -1,6 +1,8 @@
-// Package status tells where an app stands from what each server reports:
-// its containers, the deploy record and lock in luma-proxy's store, and the
-// proxy's route. It does no I/O, so every verdict is unit-tested.
+// Package status is `luma status` without the CLI: Read gathers what each
+// server reports (its containers, the deploy records and locks in
+// luma-proxy's store, the proxy's routes) through the driver interfaces;
+// Of and Text decide and print where an app stands without any I/O, so
+// every verdict is unit-tested.
 package status
 
 import (
