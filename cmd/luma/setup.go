@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/luma-deploy/luma/drivers"
-	"github.com/luma-deploy/luma/internal/config"
 	"github.com/luma-deploy/luma/internal/fleet"
 	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/internal/setup"
@@ -47,7 +46,7 @@ func runSetup(ctx context.Context, g *globals, opts *setupOptions) error {
 			return exitWith(exitUsage, fmt.Errorf("server %q is not in %s (servers: %v)", n, cfg.File, cfg.Servers()))
 		}
 	}
-	services, err := servicesByServer(cfg)
+	services, err := setup.ServicesByServer(cfg)
 	if err != nil {
 		return exitWith(exitConfig, err)
 	}
@@ -67,55 +66,14 @@ func runSetup(ctx context.Context, g *globals, opts *setupOptions) error {
 		defer closeSource()
 		source = src
 	}
-	base := setup.Options{Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, ProxyImage: cfg.Proxy.Image, Exe: exe, Holder: naming.Holder() + " (setup)"}
-	return f.Each(func(s *fleet.Server) error {
-		so := base
-		for _, a := range cfg.Apps {
-			if slices.Contains(a.Servers, s.Name) {
-				so.Apps = append(so.Apps, a.Name)
-			}
-		}
-		if err := setup.Server(ctx, s.Name, s.Engine, s.Proxy, so, g.out); err != nil {
-			return err
-		}
-		if err := setup.Services(ctx, s.Name, s.Engine, source, services[s.Name], opts.restartServices, g.out); err != nil {
-			return err
-		}
-		g.out.Printf(s.Name, "Ready: luma-proxy serving on port %d ✓", so.HTTPPort)
-		return nil
+	targets := make([]setup.Target, 0, len(names))
+	for _, name := range f.Names() {
+		s := f.Get(name)
+		targets = append(targets, setup.Target{Name: name, Engine: s.Engine, Proxy: s.Proxy})
+	}
+	return setup.Run(ctx, setup.RunOptions{
+		Config: cfg, Servers: targets, Services: services, Source: source, Exe: exe,
+		Holder: naming.Holder() + " (setup)", RestartServices: opts.restartServices,
+		Limit: fleet.MaxParallel, Out: g.out,
 	})
-}
-
-// servicesByServer resolves every service's environment (secrets
-// included) before any server is touched, and groups them by server.
-func servicesByServer(cfg *config.Config) (map[string][]setup.Service, error) {
-	out := map[string][]setup.Service{}
-	if len(cfg.Services) == 0 {
-		return out, nil
-	}
-	secrets := map[string]string{}
-	for _, s := range cfg.Services {
-		if len(s.Environment.Secret) > 0 {
-			var err error
-			if secrets, err = config.LoadSecrets(cfg.SecretsPath()); err != nil {
-				return nil, err
-			}
-			break
-		}
-	}
-	for _, s := range cfg.Services {
-		env, err := cfg.Env(s.Environment, secrets)
-		if err != nil {
-			return nil, fmt.Errorf("service %s: %w", s.Name, err)
-		}
-		svc := setup.Service{
-			Project: cfg.Name, Name: s.Name, Image: s.Image, Env: env,
-			PlainEnv: s.Environment.Plain, SecretNames: s.Environment.Secret,
-			Cmd: s.Command, Volumes: s.Volumes, Ports: s.Ports,
-		}
-		for _, server := range s.Servers {
-			out[server] = append(out[server], svc)
-		}
-	}
-	return out, nil
 }

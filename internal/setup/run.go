@@ -1,0 +1,115 @@
+package setup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/internal/config"
+	"golang.org/x/sync/errgroup"
+)
+
+// Target is one connected server to set up.
+type Target struct {
+	Name   string
+	Engine Engine
+	Proxy  drivers.Proxy
+}
+
+// RunOptions is `luma setup` for a project, without the CLI.
+type RunOptions struct {
+	Config  *config.Config
+	Servers []Target
+	// Services are each server's services, from ServicesByServer.
+	Services map[string][]Service
+	// Source is the local engine, to send service images from; nil when
+	// no service needs one.
+	Source          drivers.Images
+	Exe             string // the luma executable the proxy image is built from
+	Holder          string
+	RestartServices bool
+	Limit           int // servers set up at once
+	Out             Reporter
+}
+
+// Run sets up every server at once: luma-proxy (under the deploy locks of
+// every app it knows when it must be replaced), then the project's
+// services. Every server's error is kept, prefixed with its name.
+func Run(ctx context.Context, opts RunOptions) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		g    errgroup.Group
+	)
+	g.SetLimit(max(opts.Limit, 1))
+	for _, s := range opts.Servers {
+		g.Go(func() error {
+			if err := runServer(ctx, s, opts); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("[%s] %w", s.Name, err))
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	return errors.Join(errs...)
+}
+
+func runServer(ctx context.Context, s Target, opts RunOptions) error {
+	cfg := opts.Config
+	so := Options{
+		Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, ProxyImage: cfg.Proxy.Image,
+		Exe: opts.Exe, Holder: opts.Holder,
+	}
+	for _, a := range cfg.Apps {
+		if slices.Contains(a.Servers, s.Name) {
+			so.Apps = append(so.Apps, a.Name)
+		}
+	}
+	if err := Server(ctx, s.Name, s.Engine, s.Proxy, so, opts.Out); err != nil {
+		return err
+	}
+	if err := Services(ctx, s.Name, s.Engine, opts.Source, opts.Services[s.Name], opts.RestartServices, opts.Out); err != nil {
+		return err
+	}
+	opts.Out.Printf(s.Name, "Ready: luma-proxy serving on port %d ✓", so.HTTPPort)
+	return nil
+}
+
+// ServicesByServer resolves every service's environment (secrets included)
+// before any server is touched, and groups the services by server.
+func ServicesByServer(cfg *config.Config) (map[string][]Service, error) {
+	out := map[string][]Service{}
+	if len(cfg.Services) == 0 {
+		return out, nil
+	}
+	secrets := map[string]string{}
+	for _, s := range cfg.Services {
+		if len(s.Environment.Secret) > 0 {
+			var err error
+			if secrets, err = config.LoadSecrets(cfg.SecretsPath()); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	for _, s := range cfg.Services {
+		env, err := cfg.Env(s.Environment, secrets)
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %w", s.Name, err)
+		}
+		svc := Service{
+			Project: cfg.Name, Name: s.Name, Image: s.Image, Env: env,
+			PlainEnv: s.Environment.Plain, SecretNames: s.Environment.Secret,
+			Cmd: s.Command, Volumes: s.Volumes, Ports: s.Ports,
+		}
+		for _, server := range s.Servers {
+			out[server] = append(out[server], svc)
+		}
+	}
+	return out, nil
+}
