@@ -108,44 +108,6 @@ func TestUpstreamKilledWhileActiveIs502(t *testing.T) {
 	}
 }
 
-// racyBackend serves keep-alive connections like an app whose idle timeout
-// is idle, in the worst case of the race: a request arriving on a
-// connection idle longer than that meets the close and gets no answer.
-func racyBackend(t *testing.T, idle time.Duration) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	serve := func(c net.Conn) {
-		defer c.Close()
-		br := bufio.NewReader(c)
-		last := time.Now()
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			io.Copy(io.Discard, req.Body)
-			if time.Since(last) > idle {
-				return // closed while the request was on its way
-			}
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			last = time.Now()
-		}
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serve(c)
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // Apps close idle keep-alive connections after a while (5s in many
 // frameworks; shortened here). The proxy must drop its idle connections
 // first: a request sent on a connection the app is closing fails, and a
@@ -164,7 +126,7 @@ func TestKeepAliveNeverRacesBackendIdleClose(t *testing.T) {
 			opts := testOptions(t)
 			opts.IdleConnTimeout = tc.idle
 			p := startProxy(t, opts)
-			p.setRoute(t, "demo/web", []string{"web.test"}, racyBackend(t, 300*time.Millisecond))
+			p.setRoute(t, "demo/web", []string{"web.test"}, closingApp(t, time.Hour, 300*time.Millisecond, ""))
 			c := p.client()
 			failures := 0
 			// Pauses well inside and well past the app's idle timeout,
