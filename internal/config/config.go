@@ -20,6 +20,9 @@ type Config struct {
 	Proxy    Proxy
 	Apps     []App     // in file order
 	Services []Service // in file order
+	// KeepReleases is how many releases' images of each app pruning
+	// keeps on each server (apps may say otherwise).
+	KeepReleases int
 }
 
 // SSH says how to reach servers. Key resolution (agent, default keys) is
@@ -41,7 +44,7 @@ type Proxy struct {
 // App is a proxied, blue-green deployed application.
 type App struct {
 	Name         string
-	Image        string // set when the image is pulled or loaded, empty when Build is set
+	Image        string // with Build, names the result (tagged <repository>:<release>, and Image when it has a tag)
 	Build        *Build
 	Servers      []string // "localhost" means the local Docker engine, no SSH
 	Replicas     int
@@ -52,6 +55,10 @@ type App struct {
 	Command      []string
 	DrainTimeout time.Duration
 	StopTimeout  time.Duration
+	// KeepReleases is how many of the app's newest releases keep their
+	// images on each server after a deploy (Config.KeepReleases unless
+	// set for the app).
+	KeepReleases int
 }
 
 // Build describes a local image build.

@@ -42,7 +42,7 @@ var errorCases = []struct {
 	{"unknown key two edits", blog(ok + "    helth_chek: {}\n"), `luma.yml:6:5: apps.blog.helth_chek: unknown key; did you mean "health_check"?`},
 	{"unknown key prefix", blog(ok + "    env: {}\n"), `luma.yml:6:5: apps.blog.env: unknown key; did you mean "environment"?`},
 	{"unknown key nested", blog(ok + "    hosts: [blog.com]\n"), `luma.yml:6:5: apps.blog.hosts: unknown key; did you mean "proxy.hosts"?`},
-	{"unknown key no match", blog(ok + "    zzz: 1\n"), `luma.yml:6:5: apps.blog.zzz: unknown key; valid keys here are image, build, servers, replicas, environment, proxy, health_check, volumes, command, drain_timeout, stop_timeout`},
+	{"unknown key no match", blog(ok + "    zzz: 1\n"), `luma.yml:6:5: apps.blog.zzz: unknown key; valid keys here are image, build, servers, replicas, environment, proxy, health_check, volumes, command, drain_timeout, stop_timeout, keep_releases`},
 	{"unknown top key", blog(ok) + "sssh: {}\n", `luma.yml:6:1: sssh: unknown key; did you mean "ssh"?`},
 	{"app key at top level", "image: x\n" + "name: shop\napps:\n  blog:\n" + ok, `luma.yml:1:1: image: unknown key; app settings go under apps.<name>, e.g. apps.web.image`},
 	{"unknown ssh key", "ssh:\n  usr: deploy\n" + blog(ok), `luma.yml:2:3: ssh.usr: unknown key; did you mean "user"?`},
@@ -92,7 +92,10 @@ var errorCases = []struct {
 
 	// Images and builds.
 	{"neither image nor build", blog("    servers: [server1]\n"), `luma.yml:3:3: apps.blog: needs an image (image: my-app) or a build (build: {context: .})`},
-	{"image and build", blog(ok + "    build: {context: .}\n"), `luma.yml:6:5: apps.blog.build: set either image or build, not both`},
+	{"image digest with build", blog("    image: my-blog@sha256:" + strings.Repeat("ab", 32) + "\n    build: {context: .}\n    servers: [a]\n"),
+		`luma.yml:4:12: apps.blog.image: names a digest, which a build cannot produce: name the image with a tag, e.g. "my-blog:1.0"`},
+	{"keep_releases zero", blog(ok + "    keep_releases: 0\n"), `luma.yml:6:20: apps.blog.keep_releases: must be at least 1: the release that serves is always kept`},
+	{"keep_releases text", "name: shop\nkeep_releases: many\napps:\n  blog:\n" + ok, `luma.yml:2:16: keep_releases: must be a whole number, got the string "many"`},
 	{"image reference", blog("    image: My-Blog\n    servers: [a]\n"), `luma.yml:4:12: apps.blog.image: invalid image reference "My-Blog": repository name (library/My-Blog) must be lowercase`},
 	{"build platform", blog("    build: {platform: amd64}\n    servers: [a]\n"), `luma.yml:4:23: apps.blog.build.platform: invalid platform "amd64": use os/arch, e.g. "linux/amd64" or "linux/arm64"`},
 	{"service without image", blog(ok) + "services:\n  db:\n    servers: [server1]\n", `luma.yml:7:3: services.db.image: missing: set the image to run, e.g. image: postgres:16`},
@@ -170,7 +173,6 @@ apps:
 		`luma.yml:7:14: apps.blog.servers: must be a list: write ["server1"]`,
 		`luma.yml:8:5: apps.blog.replica: unknown key; did you mean "replicas"?`,
 		`luma.yml:11:17: apps.blog.proxy.app_port: must be a port from 1 to 65535, got 99999`,
-		`luma.yml:13:5: apps.api.build: set either image or build, not both`,
 		`luma.yml:15:15: apps.api.servers[0]: unknown servers syntax "a@@b": use host, user@host or user@host:port (IPv6 in brackets: "[::1]:22")`,
 		`luma.yml:16:21: apps.api.proxy.hosts[0]: "blog.com" is already routed to app "blog"; a host can point at one app only`,
 		`luma.yml:17:26: apps.api.health_check.path: must start with /, e.g. "/up"`,

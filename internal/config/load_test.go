@@ -45,7 +45,10 @@ services:
 	want := App{
 		Name: "blog", Image: "my-blog", Servers: []string{"server1"}, Replicas: 1,
 		HealthCheck:  HealthCheck{Path: "/up", StartPeriod: 10 * time.Second, Interval: time.Second, Timeout: 5 * time.Second, Retries: 3},
-		DrainTimeout: 30 * time.Second, StopTimeout: 30 * time.Second,
+		DrainTimeout: 30 * time.Second, StopTimeout: 30 * time.Second, KeepReleases: 5,
+	}
+	if c.KeepReleases != 5 {
+		t.Errorf("KeepReleases = %d, want 5", c.KeepReleases)
 	}
 	if !reflect.DeepEqual(c.Apps, []App{want}) {
 		t.Errorf("Apps = %+v\nwant %+v", c.Apps, []App{want})
@@ -74,8 +77,10 @@ proxy:
   http_port: 8080
   https_port: 8443
   image: luma-proxy:arm64
+keep_releases: 7
 apps:
   web:
+    image: ghcr.io/acme/web:1.4
     build:
       context: ./web
       dockerfile: deploy/Dockerfile
@@ -103,6 +108,7 @@ apps:
     command: /app --serve   --port 3000
     drain_timeout: 0s
     stop_timeout: 1m30s
+    keep_releases: 3
 services:
   db:
     image: postgres:16
@@ -119,7 +125,7 @@ services:
 		SSH:   SSH{User: "deploy", Port: 2222, Key: filepath.Join(home, ".ssh/deploy_key"), KnownHosts: "/etc/luma/known_hosts", TrustOnFirstUse: true},
 		Proxy: Proxy{HTTPPort: 8080, HTTPSPort: 8443, Image: "luma-proxy:arm64"},
 		Apps: []App{{
-			Name: "web",
+			Name: "web", Image: "ghcr.io/acme/web:1.4",
 			Build: &Build{Context: filepath.Join(dir, "web"), Dockerfile: "deploy/Dockerfile",
 				Args: map[string]string{"VERSION": "1.2", "DEBUG": "false"}, Target: "prod", Platform: "linux/arm64"},
 			Servers:     []string{"deploy@203.0.113.10:2222", "[2001:db8::1]:22", "[::1]", "web1.example.com", "localhost"},
@@ -129,7 +135,7 @@ services:
 			HealthCheck: HealthCheck{Path: "/healthz", StartPeriod: time.Minute, Interval: 500 * time.Millisecond, Timeout: 2 * time.Second, Retries: 5},
 			Volumes:     []string{"data:/var/lib/data", "/srv/x:/x:ro"},
 			Command:     []string{"/app", "--serve", "--port", "3000"},
-			StopTimeout: 90 * time.Second,
+			StopTimeout: 90 * time.Second, KeepReleases: 3,
 		}},
 		Services: []Service{{
 			Name: "db", Image: "postgres:16", Servers: []string{"web1.example.com", "db1"},
@@ -138,6 +144,7 @@ services:
 			Environment: Environment{Plain: []string{"POSTGRES_USER=app"}, Secret: []string{"POSTGRES_PASSWORD"}},
 			Command:     []string{"postgres", "-c", "max_connections=200"},
 		}},
+		KeepReleases: 7,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

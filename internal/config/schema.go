@@ -29,13 +29,16 @@ const (
 	// defaultMaxBodySize is generous: uploads of videos and backups
 	// pass; a runaway client does not fill the app's disk.
 	defaultMaxBodySize = 1 << 30
+	// defaultKeepReleases keeps a few releases' images on each server so
+	// a rollback needs no transfer, without filling the disk.
+	defaultKeepReleases = 5
 )
 
 var (
-	topKeys      = []string{"name", "ssh", "proxy", "apps", "services"}
+	topKeys      = []string{"name", "ssh", "proxy", "keep_releases", "apps", "services"}
 	sshKeys      = []string{"user", "port", "key", "known_hosts", "trust_on_first_use"}
 	proxyKeys    = []string{"http_port", "https_port", "image"}
-	appKeys      = []string{"image", "build", "servers", "replicas", "environment", "proxy", "health_check", "volumes", "command", "drain_timeout", "stop_timeout"}
+	appKeys      = []string{"image", "build", "servers", "replicas", "environment", "proxy", "health_check", "volumes", "command", "drain_timeout", "stop_timeout", "keep_releases"}
 	buildKeys    = []string{"context", "dockerfile", "args", "target", "platform"}
 	envKeys      = []string{"plain", "secret"}
 	appProxyKeys = []string{"hosts", "app_port", "ssl", "max_body_size", "upstream_idle_timeout"}
@@ -116,6 +119,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		SSH:   SSH{User: defaultUser, Port: defaultSSHPort, KnownHosts: expandHome(defaultKnownHosts)},
 		Proxy: Proxy{HTTPPort: defaultHTTPPort, HTTPSPort: defaultHTTPSPort},
 	}
+	c.KeepReleases = defaultKeepReleases
 	top := entry{key: root, val: root}
 	m, ok := d.mapping(root, "", topSection)
 	if !ok {
@@ -127,6 +131,9 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	}
 	if e, ok := m.present("proxy"); ok {
 		d.proxy(e, &c.Proxy)
+	}
+	if e, ok := m.present("keep_releases"); ok {
+		c.KeepReleases = d.keepReleases(e, c.KeepReleases)
 	}
 	d.hosts = map[string]string{}
 	apps := map[string]bool{}
@@ -149,6 +156,11 @@ func (d *decoder) config(root *yaml.Node) *Config {
 				d.check(se.key, se.path, checkName(name))
 			}
 			c.Services = append(c.Services, d.service(name, se))
+		}
+	}
+	for i := range c.Apps {
+		if c.Apps[i].KeepReleases == 0 { // not set for the app
+			c.Apps[i].KeepReleases = c.KeepReleases
 		}
 	}
 	if len(c.Apps) == 0 && len(c.Services) == 0 {
@@ -262,15 +274,16 @@ func (d *decoder) app(name string, e entry) App {
 	}
 	img, hasImage := m.present("image")
 	b, hasBuild := m.present("build")
-	switch {
-	case hasImage && hasBuild:
-		d.errorf(b.key, b.path, "set either image or build, not both")
-	case !hasImage && !hasBuild:
+	if !hasImage && !hasBuild {
 		d.errorf(e.key, e.path, "needs an image (image: my-app) or a build (build: {context: .})")
 	}
 	if hasImage {
 		if v, ok := d.str(img); ok {
-			d.check(img.val, img.path, checkImage(v))
+			msg := checkImage(v)
+			if msg == "" && hasBuild {
+				msg = checkBuildImage(v)
+			}
+			d.check(img.val, img.path, msg)
 			a.Image = v
 		}
 	}
@@ -307,7 +320,23 @@ func (d *decoder) app(name string, e entry) App {
 	if e, ok := m.present("stop_timeout"); ok {
 		a.StopTimeout = d.timeout(e, a.StopTimeout)
 	}
+	if e, ok := m.present("keep_releases"); ok {
+		a.KeepReleases = d.keepReleases(e, a.KeepReleases)
+	}
 	return a
+}
+
+// keepReleases reads how many releases' images pruning keeps: at least
+// one, the release that serves.
+func (d *decoder) keepReleases(e entry, def int) int {
+	v, ok := d.int(e)
+	if !ok {
+		return def
+	}
+	if v < 1 {
+		d.errorf(e.val, e.path, "must be at least 1: the release that serves is always kept")
+	}
+	return v
 }
 
 // timeout reads a duration that may be 0 (stop or drain at once).

@@ -32,11 +32,17 @@ proxy:
   https_port: 443
   image: ""                     # a luma-proxy image for servers of another platform
 
+# After each deploy, every server keeps the images of each app's newest
+# releases (a rollback to them needs no transfer) and removes older ones
+# Luma made, never one a container uses. "luma prune" does it on demand.
+keep_releases: 5
+
 apps:
   web:
     # Either run an image...
     # image: my-web:latest
-    # ...or build one from this directory:
+    # ...or build one from this directory (with image: too, the build is
+    # tagged with it and with <image without tag>:<release>):
     build:
       context: .
       dockerfile: Dockerfile
@@ -65,6 +71,7 @@ apps:
     command: []                 # default: the image's own command
     drain_timeout: 30s          # how long in-flight requests may finish on the old version
     stop_timeout: 30s           # SIGTERM grace period before the old containers are killed
+    # keep_releases: 5          # this app's own count; default: the project's keep_releases
 
 # Services are accessories such as a database: not proxied, not blue-green.
 # services:

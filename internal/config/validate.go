@@ -235,6 +235,19 @@ func checkImage(s string) string {
 	return ""
 }
 
+// checkBuildImage checks the image of an app that builds it: a build
+// gets a new digest each time, so only a name with an optional tag fits.
+func checkBuildImage(s string) string {
+	n, err := reference.ParseNormalizedNamed(s)
+	if err != nil {
+		return ""
+	}
+	if _, ok := n.(reference.Digested); ok {
+		return "names a digest, which a build cannot produce: name the image with a tag, e.g. " + quote(reference.FamiliarName(n)+":1.0")
+	}
+	return ""
+}
+
 func checkPlatform(s string) string {
 	if platform.MatchString(s) {
 		return ""
