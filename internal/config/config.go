@@ -5,6 +5,7 @@ package config
 
 import (
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -20,9 +21,30 @@ type Config struct {
 	Proxy    Proxy
 	Apps     []App     // in file order
 	Services []Service // in file order
+	// Registry is where servers pull images with credentials, and where
+	// builds are pushed; nil when luma.yml has none.
+	Registry *Registry
 	// KeepReleases is how many releases' images of each app pruning
 	// keeps on each server (apps may say otherwise).
 	KeepReleases int
+}
+
+// Registry is a container registry with credentials.
+type Registry struct {
+	Server   string // host[:port][/namespace], e.g. ghcr.io/acme
+	Username string
+	Password string // the NAME of a secret in .luma/secrets, never the value
+}
+
+// Host is the registry's host[:port], as image references name it.
+func (r *Registry) Host() string {
+	host, _, _ := strings.Cut(r.Server, "/")
+	return host
+}
+
+// BuildRef is where a build of app is pushed: <server>/<project>-<app>:<release>.
+func (r *Registry) BuildRef(project, app, release string) string {
+	return r.Server + "/" + project + "-" + app + ":" + release
 }
 
 // SSH says how to reach servers. Key resolution (agent, default keys) is

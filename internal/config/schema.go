@@ -35,7 +35,8 @@ const (
 )
 
 var (
-	topKeys      = []string{"name", "ssh", "proxy", "keep_releases", "apps", "services"}
+	topKeys      = []string{"name", "ssh", "proxy", "registry", "keep_releases", "apps", "services"}
+	registryKeys = []string{"server", "username", "password"}
 	sshKeys      = []string{"user", "port", "key", "known_hosts", "trust_on_first_use"}
 	proxyKeys    = []string{"http_port", "https_port", "image"}
 	appKeys      = []string{"image", "build", "servers", "replicas", "environment", "proxy", "health_check", "volumes", "command", "drain_timeout", "stop_timeout", "keep_releases"}
@@ -48,6 +49,7 @@ var (
 
 var (
 	topSection      = &section{keys: topKeys, hint: topHint}
+	registrySection = &section{keys: registryKeys}
 	sshSection      = &section{keys: sshKeys}
 	proxySection    = &section{keys: proxyKeys}
 	appSection      = &section{keys: appKeys, hint: appHint}
@@ -131,6 +133,9 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	}
 	if e, ok := m.present("proxy"); ok {
 		d.proxy(e, &c.Proxy)
+	}
+	if e, ok := m.present("registry"); ok {
+		c.Registry = d.registry(e)
 	}
 	if e, ok := m.present("keep_releases"); ok {
 		c.KeepReleases = d.keepReleases(e, c.KeepReleases)
@@ -255,6 +260,21 @@ func (d *decoder) proxy(e entry, p *Proxy) {
 			p.Image = v
 		}
 	}
+}
+
+// registry reads the registry images are pulled from and builds pushed
+// to. password names a secret: its value lives in .luma/secrets.
+func (d *decoder) registry(e entry) *Registry {
+	r := &Registry{}
+	m, ok := d.mapping(e.val, e.path, registrySection)
+	if !ok {
+		return r
+	}
+	r.Server = d.required(m, "server", e, checkRegistryServer, "missing: set the registry, e.g. server: ghcr.io/acme")
+	r.Username = d.required(m, "username", e, func(string) string { return "" }, "missing: set the user the servers pull as")
+	r.Password = d.required(m, "password", e, checkSecretName,
+		"missing: name the secret in .luma/secrets that holds the password or token, e.g. password: REGISTRY_PASSWORD")
+	return r
 }
 
 func (d *decoder) app(name string, e entry) App {

@@ -78,3 +78,16 @@ func (c *Config) Env(env Environment, secrets map[string]string) ([]string, erro
 	sort.Strings(missing)
 	return nil, fmt.Errorf("secrets %s are not set in %s: add a KEY=... line for each", strings.Join(missing, ", "), c.SecretsPath())
 }
+
+// RegistryPassword is the value of the secret registry.password names.
+// The error names the secret and the file, never a value.
+func (c *Config) RegistryPassword(secrets map[string]string) (string, error) {
+	if c.Registry == nil {
+		return "", nil
+	}
+	v, ok := secrets[c.Registry.Password]
+	if !ok {
+		return "", fmt.Errorf("registry.password: secret %s is not set in %s: add a line %s=...", c.Registry.Password, c.SecretsPath(), c.Registry.Password)
+	}
+	return v, nil
+}

@@ -124,3 +124,34 @@ func TestLoadWithoutSecretsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// registry.password names a secret: its value comes from .luma/secrets,
+// and a missing one is named with the file, never a value.
+func TestRegistry(t *testing.T) {
+	c := mustParse(t, "luma.yml", "name: shop\nregistry:\n  server: ghcr.io/acme\n  username: deploy\n  password: REGISTRY_PASSWORD\napps:\n  web:\n    image: ghcr.io/acme/web:1\n    servers: [localhost]\n")
+	r := c.Registry
+	if r == nil || r.Server != "ghcr.io/acme" || r.Username != "deploy" || r.Password != "REGISTRY_PASSWORD" {
+		t.Fatalf("registry = %+v", r)
+	}
+	if got := r.Host(); got != "ghcr.io" {
+		t.Errorf("Host = %q", got)
+	}
+	if got := r.BuildRef("shop", "web", "20250101"); got != "ghcr.io/acme/shop-web:20250101" {
+		t.Errorf("BuildRef = %q", got)
+	}
+	if v, err := c.RegistryPassword(map[string]string{"REGISTRY_PASSWORD": "s3cret"}); v != "s3cret" || err != nil {
+		t.Errorf("RegistryPassword = %q, %v", v, err)
+	}
+	_, err := c.RegistryPassword(map[string]string{"OTHER": "s3cret"})
+	if err == nil || !strings.Contains(err.Error(), "REGISTRY_PASSWORD is not set in") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("missing secret: %v", err)
+	}
+	for _, server := range []string{"127.0.0.1:5000", "registry.example.com:5000/team", "localhost:5000", "docker.io/acme"} {
+		if msg := checkRegistryServer(server); msg != "" {
+			t.Errorf("server %q refused: %s", server, msg)
+		}
+	}
+	if c := mustParse(t, "luma.yml", "name: shop\napps:\n  web:\n    image: x\n    servers: [localhost]\n"); c.Registry != nil {
+		t.Errorf("no registry key: Registry = %+v", c.Registry)
+	}
+}

@@ -32,6 +32,15 @@ proxy:
   https_port: 443
   image: ""                     # a luma-proxy image for servers of another platform
 
+# A registry the servers pull images from, with credentials passed per
+# pull (never stored on a server). Images on other registries are pulled
+# anonymously. With one, apps that build are pushed once to
+# <server>/<project>-<app>:<release> and every server pulls that.
+# registry:
+#   server: ghcr.io/acme        # host[:port][/namespace]
+#   username: deploy
+#   password: REGISTRY_PASSWORD # the NAME of a secret in .luma/secrets
+
 # After each deploy, every server keeps the images of each app's newest
 # releases (a rollback to them needs no transfer) and removes older ones
 # Luma made, never one a container uses. "luma prune" does it on demand.

@@ -235,6 +235,31 @@ func checkImage(s string) string {
 	return ""
 }
 
+// checkRegistryServer checks a registry: host[:port], optionally with a
+// namespace that pushed builds go under (ghcr.io/acme).
+func checkRegistryServer(s string) string {
+	if s == "" {
+		return "must not be empty"
+	}
+	if i := strings.Index(s, "://"); i >= 0 {
+		return "write the registry without a scheme, e.g. " + quote(s[i+3:])
+	}
+	host, _, _ := strings.Cut(s, "/")
+	n, err := reference.ParseNormalizedNamed(s + "/x")
+	if err != nil || reference.Domain(n) != host || strings.HasSuffix(s, "/") {
+		return "invalid registry " + quote(s) + ": want host[:port][/namespace], e.g. ghcr.io/acme or registry.example.com:5000"
+	}
+	return ""
+}
+
+// checkSecretName checks a value that names a secret in .luma/secrets.
+func checkSecretName(s string) string {
+	if s == "" || strings.ContainsAny(s, "= ") || checkEnvName(s) != "" {
+		return "must be the name of a secret in .luma/secrets, e.g. REGISTRY_PASSWORD; its value goes in that file, never in luma.yml"
+	}
+	return ""
+}
+
 // checkBuildImage checks the image of an app that builds it: a build
 // gets a new digest each time, so only a name with an optional tag fits.
 func checkBuildImage(s string) string {
