@@ -29,4 +29,8 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || { log "Go is missing (expected at /usr/local/go)"; exit 1; }
+# The test registry (test/registry) is built now, so its modules are
+# fetched once here rather than in the middle of a test.
+"$(dirname "$0")/registry.sh" build "${TMPDIR:-/tmp}/luma-test-registry" >/dev/null || { log "building the test registry failed"; exit 1; }
+
 log "ok: docker $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})'), $(/usr/sbin/sshd -V 2>&1 | head -1 || true)"
