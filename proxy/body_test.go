@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -225,5 +227,38 @@ func TestConcurrentUploadsAcrossSwaps(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// A request that fails before a single byte of it reached the app is sent
+// again, whatever its method and even on a fresh connection (here one
+// closed on the proxy's side before its first write, as seen once under
+// deploys). One that reached the app is never sent twice.
+func TestNothingSentIsSentAgain(t *testing.T) {
+	p := startProxy(t, testOptions(t))
+	var hits atomic.Int32
+	srv := handlerBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		b, _ := io.ReadAll(r.Body)
+		w.Write(b)
+	})
+	p.setRoute(t, "demo/echo", []string{"echo.test"}, addr(srv))
+	target := p.router.services["demo/echo"].lb.targets[0]
+	var dials atomic.Int32
+	dial := target.transport.DialContext
+	target.transport.DialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
+		c, err := dial(ctx, network, a)
+		if err == nil && dials.Add(1) == 1 {
+			c.(*upstreamConn).Conn.Close() // our side, before any write
+		}
+		return c, err
+	}
+	body := randomBytes(1 << 10)
+	code, got, err := post(t, p.client(), "http://echo.test/", body, false)
+	if err != nil || code != 200 || !bytes.Equal(got, body) {
+		t.Fatalf("POST: %d, %d bytes back, %v", code, len(got), err)
+	}
+	if dials.Load() != 2 || hits.Load() != 1 {
+		t.Fatalf("%d dials, %d requests reached the app; want 2 and 1", dials.Load(), hits.Load())
 	}
 }

@@ -219,17 +219,55 @@ func (t *Target) serve(w http.ResponseWriter, r *http.Request, svc *Service) {
 // roundTrip sends a request on the target's pool and notes how long the
 // app keeps the connection open when idle ("Keep-Alive: timeout=N"), a
 // header ReverseProxy removes before any other hook sees it.
+//
+// A request of which not one byte reached the app is sent again on another
+// connection, whatever its method: Go's transport does that only on a
+// connection that served before, but a fresh one can fail too (closed on
+// our side before its first write).
 func (t *Target) roundTrip(req *http.Request) (*http.Response, error) {
-	res, err := t.transport.RoundTrip(req)
+	f, _ := req.Context().Value(flightKey{}).(*flight)
+	for attempt := 1; ; attempt++ {
+		if f != nil {
+			f.conn = nil // set again by gotConn: this attempt's connection
+		}
+		res, err := t.transport.RoundTrip(req)
+		if err == nil {
+			if ka := res.Header.Get("Keep-Alive"); ka != "" && f != nil && f.conn != nil {
+				f.conn.setKeepAlive(ka)
+			}
+			return res, nil
+		}
+		again, rerr := t.resend(req, f, attempt)
+		if rerr != nil {
+			return nil, err
+		}
+		t.logger.Warn("sending again: nothing of the request reached the app", "method", req.Method, "path", req.URL.Path, "attempt", attempt, "err", err)
+		req = again
+	}
+}
+
+// maxResends bounds resend: a target whose connections keep failing
+// before the first byte gets a 502 after that many tries.
+const maxResends = 3
+
+// resend is req ready to be sent again, with its body from the start,
+// when nothing of it reached the app; else an error.
+func (t *Target) resend(req *http.Request, f *flight, attempt int) (*http.Request, error) {
+	switch {
+	case attempt > maxResends, f == nil, f.conn == nil, !f.conn.nothingSent(), req.Context().Err() != nil:
+		return nil, errNoReplay
+	case req.Body == nil || req.Body == http.NoBody:
+		return req, nil
+	case req.GetBody == nil:
+		return nil, errNoReplay
+	}
+	body, err := req.GetBody()
 	if err != nil {
 		return nil, err
 	}
-	if ka := res.Header.Get("Keep-Alive"); ka != "" {
-		if f, ok := req.Context().Value(flightKey{}).(*flight); ok && f.conn != nil {
-			f.conn.setKeepAlive(ka)
-		}
-	}
-	return res, nil
+	again := req.Clone(req.Context())
+	again.Body = body
+	return again, nil
 }
 
 func (t *Target) rewrite(pr *httputil.ProxyRequest) {

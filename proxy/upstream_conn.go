@@ -39,6 +39,7 @@ type upstreamConn struct {
 	keepAlive  time.Duration // reuse limit from the app's Keep-Alive header, 0 unknown
 	starting   bool          // a request got this connection and wrote nothing yet
 	limit      time.Duration // ... and may write only if it sat idle less than this (0: any)
+	sent       int64         // bytes of the current request written to the app
 	peerClosed bool          // the app closed its side (EOF or reset read)
 }
 
@@ -62,7 +63,7 @@ func (t *Target) dialUpstream(d *net.Dialer) func(ctx context.Context, network, 
 func (c *upstreamConn) claim(info httptrace.GotConnInfo, limit time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.starting, c.limit = info.Reused, 0
+	c.starting, c.limit, c.sent = info.Reused, 0, 0
 	if !info.Reused {
 		return // a fresh connection is never refused
 	}
@@ -90,9 +91,18 @@ func (c *upstreamConn) Write(p []byte) (int, error) {
 	if n > 0 {
 		c.mu.Lock()
 		c.lastWrite = time.Now()
+		c.sent += int64(n)
 		c.mu.Unlock()
 	}
 	return n, err
+}
+
+// nothingSent tells whether not one byte of the current request reached
+// the socket: the app cannot have seen any of it.
+func (c *upstreamConn) nothingSent() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent == 0
 }
 
 func (c *upstreamConn) lastActivity() time.Time {
