@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -72,12 +73,15 @@ func closingApp(t *testing.T, idle, raceFrom time.Duration, header string) strin
 // connection instead. The last case shows the test can fail.
 func TestPOSTNeverMeetsAppIdleClose(t *testing.T) {
 	// The app closes after 1 s idle and loses requests that arrive in its
-	// last 150 ms: pauses from 870 ms on land there (late timers only push
+	// last 150 ms: pauses from 860 ms on land there (late timers only push
 	// them further, until 1 s), and every reuse limit the proxy can have
-	// here (at most 0.75 × 1.15 s, for an idle close seen late) is below
-	// 870 ms.
+	// here (0.75 s: an idle close seen late still reads as 1 s) is below
+	// 860 ms.
 	const idle, raceFrom = time.Second, 850 * time.Millisecond
-	pauses := []time.Duration{870 * time.Millisecond, 900 * time.Millisecond, 930 * time.Millisecond, 960 * time.Millisecond}
+	var pauses []time.Duration
+	for ms := 860; ms <= 930; ms += 10 {
+		pauses = append(pauses, time.Duration(ms)*time.Millisecond)
+	}
 	for _, tc := range []struct {
 		name       string
 		header     string
@@ -164,6 +168,26 @@ func TestKeepAliveTimeoutHeader(t *testing.T) {
 	} {
 		if got := reuseLimit(d); got != want {
 			t.Errorf("reuseLimit(%v) = %v, want %v", d, got, want)
+		}
+	}
+}
+
+// A close noticed late reads long; from a second on it counts as the whole
+// seconds it started in, and the shortest close seen wins.
+func TestLearnedIdleClose(t *testing.T) {
+	tg := newTarget("127.0.0.1:1", targetOptions{IdleConnTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)})
+	for _, tc := range []struct {
+		seen time.Duration
+		want time.Duration
+	}{
+		{100 * time.Millisecond, 0},                        // not a keep-alive timeout
+		{2300 * time.Millisecond, 1500 * time.Millisecond}, // 2 s
+		{1300 * time.Millisecond, 750 * time.Millisecond},  // 1 s, shorter: wins
+		{1900 * time.Millisecond, 750 * time.Millisecond},  // longer: ignored
+	} {
+		tg.learnIdleClose(tc.seen)
+		if got := tg.learnedLimit(); got != tc.want {
+			t.Errorf("after a close at %v: limit %v, want %v", tc.seen, got, tc.want)
 		}
 	}
 }

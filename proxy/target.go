@@ -85,10 +85,16 @@ func (t *Target) begin() { t.inflight.Add(1) }
 
 // learnIdleClose notes that the app closed a connection that sat idle for
 // idle: its keep-alive timeout, unless too short to be one or the target is
-// being stopped.
+// being stopped. A close is noticed late on a busy machine, so idle reads
+// long; keep-alive timeouts are set in whole seconds, so from a second on
+// it is rounded down to one: a shorter reuse limit costs a fresh
+// connection now and then, a longer one a failed request.
 func (t *Target) learnIdleClose(idle time.Duration) {
 	if idle < minLearnedIdle || t.removed.Load() {
 		return
+	}
+	if idle >= time.Second {
+		idle = idle.Truncate(time.Second)
 	}
 	for {
 		cur := t.learned.Load()
