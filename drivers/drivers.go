@@ -38,6 +38,7 @@ type Container struct {
 	ID           string
 	Name         string
 	Image        string
+	ImageID      string // the image it was created from, even after its tag moved
 	Labels       map[string]string
 	State        string // created, running, restarting, exited, dead
 	ExitCode     int
@@ -70,7 +71,7 @@ type Networks interface {
 	Disconnect(ctx context.Context, network, container string) error
 }
 
-// Images moves and builds images. No registry is assumed.
+// Images moves, builds, pulls and pushes images.
 type Images interface {
 	HasImage(ctx context.Context, ref string) (bool, error)
 	// ImageID is the image's content ID, "" when the engine lacks ref. Two
@@ -81,12 +82,22 @@ type Images interface {
 	LoadImage(ctx context.Context, tar io.Reader) error
 	// BuildImage builds from a tar of the build context.
 	BuildImage(ctx context.Context, spec BuildSpec, context io.Reader) error
+	// PullImage pulls ref from its registry, with auth when not nil (see
+	// RegistryAuth.For); a refusal is a *RegistryError. Progress goes to
+	// the func of WithProgress.
+	PullImage(ctx context.Context, ref string, auth *RegistryAuth) error
+	// PushImage pushes ref, which the engine has, to its registry.
+	PushImage(ctx context.Context, ref string, auth *RegistryAuth) error
+	// CheckImage asks ref's registry, from this engine, whether ref exists
+	// and auth may pull it, pulling nothing: a *RegistryError when not.
+	CheckImage(ctx context.Context, ref string, auth *RegistryAuth) error
 }
 
 // BuildSpec is a build of one image from a context tar.
 type BuildSpec struct {
 	Tag        string
-	Dockerfile string // path inside the context
+	Tags       []string // more tags for the same image
+	Dockerfile string   // path inside the context
 	Args       map[string]string
 	Target     string
 	Platform   string
@@ -98,6 +109,7 @@ type Engine interface {
 	Containers
 	Networks
 	Images
+	ImageStore
 	// Exec runs cmd in a running container with stdin, returning stdout; a
 	// non-zero exit is an error carrying stderr.
 	Exec(ctx context.Context, container string, cmd []string, stdin []byte) ([]byte, error)

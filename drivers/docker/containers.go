@@ -148,6 +148,7 @@ func (e *Engine) Inspect(ctx context.Context, name string) (drivers.Container, e
 func fromInspect(in container.InspectResponse) drivers.Container {
 	c := drivers.Container{
 		ID:           in.ID,
+		ImageID:      in.Image,
 		Name:         strings.TrimPrefix(in.Name, "/"),
 		RestartCount: in.RestartCount,
 		Networks:     map[string][]string{},

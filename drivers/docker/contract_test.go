@@ -16,6 +16,7 @@ func TestContract(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the Docker Engine")
 	}
+	reg := testenv.NewRegistry(t)
 	enginetest.Run(t, func(t *testing.T) enginetest.Subject {
 		e := testenv.Docker(t)
 		cli, err := client.New(client.FromEnv)
@@ -38,6 +39,7 @@ func TestContract(t *testing.T) {
 				_, err := cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true})
 				return err
 			},
+			Registry: &enginetest.Registry{Host: reg.Addr, User: reg.User, Password: reg.Password},
 		}
 	})
 }

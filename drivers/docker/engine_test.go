@@ -474,6 +474,15 @@ func (m memImages) LoadImage(context.Context, io.Reader) error { return errors.N
 func (m memImages) BuildImage(context.Context, drivers.BuildSpec, io.Reader) error {
 	return errors.New("read only")
 }
+func (m memImages) PullImage(context.Context, string, *drivers.RegistryAuth) error {
+	return errors.New("no registry")
+}
+func (m memImages) PushImage(context.Context, string, *drivers.RegistryAuth) error {
+	return errors.New("no registry")
+}
+func (m memImages) CheckImage(context.Context, string, *drivers.RegistryAuth) error {
+	return errors.New("no registry")
+}
 
 type failingImages struct{ memImages }
 

@@ -56,7 +56,7 @@ func (e *Engine) LoadImage(ctx context.Context, tar io.Reader) error {
 func (e *Engine) BuildImage(ctx context.Context, spec drivers.BuildSpec, tar io.Reader) error {
 	what := "build image " + spec.Tag
 	opts := client.ImageBuildOptions{
-		Tags:       []string{spec.Tag},
+		Tags:       append([]string{spec.Tag}, spec.Tags...),
 		Dockerfile: spec.Dockerfile,
 		Target:     spec.Target,
 		Labels:     spec.Labels,

@@ -17,6 +17,8 @@ func TestContract(t *testing.T) {
 		const image = "luma-test-hello:contract"
 		h.AddImage(image)
 		h.Behave(fake.Behavior{Match: image, Exec: enginetest.HelloTool})
+		reg := fake.NewRegistry("registry.test:5000", "luma", "s3cret")
+		h.UseRegistry(reg)
 		return enginetest.Subject{
 			Engine: h,
 			Image:  image,
@@ -28,6 +30,7 @@ func TestContract(t *testing.T) {
 				return spec.Env, nil
 			},
 			RemoveImage: func(context.Context, string) error { return nil },
+			Registry:    &enginetest.Registry{Host: reg.Host(), User: "luma", Password: "s3cret"},
 		}
 	})
 }

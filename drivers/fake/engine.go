@@ -45,7 +45,7 @@ func (h *Host) Create(ctx context.Context, spec drivers.ContainerSpec) error {
 	spec.Env = slices.Clone(spec.Env)
 	h.containers[spec.Name] = &container{
 		Container: drivers.Container{
-			ID: fmt.Sprintf("%012x", h.nextID), Name: spec.Name, Image: spec.Image,
+			ID: fmt.Sprintf("%012x", h.nextID), Name: spec.Name, Image: spec.Image, ImageID: image,
 			Labels: labels, State: "created", Networks: nets,
 		},
 		spec:    spec,
@@ -252,7 +252,9 @@ func (h *Host) AddImage(refs ...string) {
 	defer h.mu.Unlock()
 	for _, r := range refs {
 		h.nextID++
-		h.images[r] = fmt.Sprintf("sha256:%s-%d-%d", h.name, h.nextID, len(r))
+		id := fmt.Sprintf("sha256:%s-%d-%d", h.name, h.nextID, len(r))
+		h.images[r] = id
+		h.imageCreated[id] = imageTime{h.clock.Now(), h.nextID}
 	}
 }
 
@@ -283,6 +285,8 @@ type savedImage struct {
 	Ref    string            `json:"ref"`
 	ID     string            `json:"id"`
 	Labels map[string]string `json:"labels,omitempty"`
+	// Created is when the image was made; a load keeps it.
+	Created time.Time `json:"created"`
 }
 
 // SaveImage returns a "tar" that LoadImage of any fake host understands.
@@ -296,7 +300,7 @@ func (h *Host) SaveImage(ctx context.Context, ref string) (io.ReadCloser, error)
 	if id == "" {
 		return nil, fmt.Errorf("image %s: %w", ref, drivers.ErrNotFound)
 	}
-	b, err := json.Marshal(savedImage{Ref: ref, ID: id, Labels: h.imageLabels[id]})
+	b, err := json.Marshal(savedImage{Ref: ref, ID: id, Labels: h.imageLabels[id], Created: h.imageCreated[id].at})
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +322,11 @@ func (h *Host) LoadImage(ctx context.Context, tar io.Reader) error {
 		return fmt.Errorf("load image: not an image tar")
 	}
 	h.mu.Lock()
-	h.images[img.Ref] = img.ID // a load keeps the image's ID and labels
+	h.images[img.Ref] = img.ID // a load keeps the image's ID, labels and time
+	if _, ok := h.imageCreated[img.ID]; !ok {
+		h.nextID++
+		h.imageCreated[img.ID] = imageTime{img.Created, h.nextID}
+	}
 	if len(img.Labels) > 0 {
 		h.imageLabels[img.ID] = img.Labels
 	}
@@ -333,11 +341,14 @@ func (h *Host) BuildImage(ctx context.Context, spec drivers.BuildSpec, _ io.Read
 		return err
 	}
 	h.AddImage(spec.Tag)
-	if len(spec.Labels) > 0 {
-		h.mu.Lock()
-		h.imageLabels[h.images[spec.Tag]] = maps.Clone(spec.Labels)
-		h.mu.Unlock()
+	h.mu.Lock()
+	for _, t := range spec.Tags {
+		h.images[t] = h.images[spec.Tag]
 	}
+	if len(spec.Labels) > 0 {
+		h.imageLabels[h.images[spec.Tag]] = maps.Clone(spec.Labels)
+	}
+	h.mu.Unlock()
 	return nil
 }
 

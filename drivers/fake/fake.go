@@ -37,6 +37,7 @@ type Host struct {
 	networks    map[string]map[string]string
 	images      map[string]string            // ref → image ID
 	imageLabels map[string]map[string]string // image ID → labels
+	registries  map[string]*Registry         // host[:port] → registry reachable from here (UseRegistry)
 	routes      map[string]drivers.Route
 	log         map[string][]RouteChange
 	seq         int
@@ -48,6 +49,9 @@ type Host struct {
 	faults      []*fault
 	behaviors   []Behavior
 	nextID      int
+	// imageCreated holds every image, tagged or not: image ID → when it
+	// was made (by the host's clock; a load keeps the source's time).
+	imageCreated map[string]imageTime
 }
 
 type container struct {
@@ -73,6 +77,8 @@ func NewHost(name string) *Host {
 		locks:       map[string]drivers.Lock{},
 		records:     map[string]machine.Record{},
 		calls:       map[string]int{},
+
+		imageCreated: map[string]imageTime{},
 	}
 }
 
@@ -112,6 +118,7 @@ func (h *Host) Clone() *Host {
 	}
 	c.behaviors = slices.Clone(h.behaviors)
 	c.nextID = h.nextID
+	maps.Copy(c.imageCreated, h.imageCreated)
 	return c
 }
 

@@ -45,6 +45,15 @@ type Subject struct {
 	Env func(ctx context.Context, name string) ([]string, error)
 	// RemoveImage removes an image the suite built.
 	RemoveImage func(ctx context.Context, ref string) error
+	// Registry, when set, is a registry with basic auth that Engine
+	// reaches: pulls, pushes and checks run against it. Without it only
+	// an unreachable registry is tried.
+	Registry *Registry
+}
+
+// Registry is a registry the subject's engine reaches.
+type Registry struct {
+	Host, User, Password string // Host is host:port, as image refs name it
 }
 
 // HelloTool is what examples/hello does when exec'd with args (`hello
@@ -86,9 +95,11 @@ func Run(t *testing.T, newSubject func(t *testing.T) Subject) {
 		{"ConnectDisconnect", testConnectDisconnect},
 		{"Images", testImages},
 		{"ImageLabels", testImageLabels},
+		{"ImageStore", testImageStore},
 		{"Exec", testExec},
 		{"ExecStream", testExecStream},
 		{"Platform", testPlatform},
+		{"Registry", testRegistry},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSubject(t)
@@ -701,4 +712,70 @@ func tarOf(t *testing.T, name, content string) io.Reader {
 		t.Fatal(err)
 	}
 	return &buf
+}
+
+// testRegistry pushes a build to the registry, checks and pulls it, and
+// sees each refusal classified: a wrong password, a missing tag, a
+// registry nobody listens on. No message holds a password.
+func testRegistry(t *testing.T, v *env) {
+	gone := "127.0.0.1:1/luma-contract/none:" + v.run
+	err := v.e.PullImage(ctx(t), gone, nil)
+	wantRegistryError(t, "pull from a closed port", err, drivers.ErrRegistryUnreached, "127.0.0.1:1")
+	if v.Registry == nil {
+		return
+	}
+	r := v.Registry
+	good := &drivers.RegistryAuth{Server: r.Host, Username: r.User, Password: r.Password}
+	bad := &drivers.RegistryAuth{Server: r.Host, Username: r.User, Password: "wrong-" + v.run}
+	ref := r.Host + "/luma-contract-" + v.run + ":1"
+	missing := r.Host + "/luma-contract-" + v.run + ":missing"
+	t.Cleanup(func() { v.RemoveImage(context.Background(), ref) })
+	build := drivers.BuildSpec{Tag: ref, Dockerfile: "Dockerfile", Labels: map[string]string{"contract.pushed": v.run}}
+	if err := v.e.BuildImage(ctx(t), build, tarOf(t, "Dockerfile", "FROM "+v.Image+"\n")); err != nil {
+		t.Fatalf("BuildImage: %v", err)
+	}
+	id, _ := v.e.ImageID(ctx(t), ref)
+
+	err = v.e.PushImage(ctx(t), ref, bad)
+	wantRegistryError(t, "push with a wrong password", err, drivers.ErrUnauthorized, r.Host)
+	if err := v.e.PushImage(ctx(t), ref, good); err != nil {
+		t.Fatalf("PushImage: %v", err)
+	}
+	if err := v.e.CheckImage(ctx(t), ref, good); err != nil {
+		t.Errorf("CheckImage of a pushed image: %v", err)
+	}
+	wantRegistryError(t, "check of a missing tag", v.e.CheckImage(ctx(t), missing, good), drivers.ErrImageNotFound, r.Host)
+	wantRegistryError(t, "check with a wrong password", v.e.CheckImage(ctx(t), ref, bad), drivers.ErrUnauthorized, r.Host)
+	wantRegistryError(t, "anonymous check", v.e.CheckImage(ctx(t), ref, nil), drivers.ErrUnauthorized, r.Host)
+	if err := v.RemoveImage(ctx(t), ref); err != nil {
+		t.Fatalf("remove image %s: %v", ref, err)
+	}
+	wantRegistryError(t, "pull of a missing tag", v.e.PullImage(ctx(t), missing, good), drivers.ErrImageNotFound, r.Host)
+	wantRegistryError(t, "pull with a wrong password", v.e.PullImage(ctx(t), ref, bad), drivers.ErrUnauthorized, r.Host)
+	var last drivers.Progress
+	progress := drivers.WithProgress(ctx(t), func(p drivers.Progress) { last = p })
+	if err := v.e.PullImage(progress, ref, good); err != nil {
+		t.Fatalf("PullImage: %v", err)
+	}
+	if got, err := v.e.ImageID(ctx(t), ref); got != id || err != nil {
+		t.Errorf("ImageID after the pull = %q, %v, want the pushed %q", got, err, id)
+	}
+	if last.Layers == 0 || last.Done != last.Layers {
+		t.Errorf("last progress of the pull = %+v, want every layer done", last)
+	}
+}
+
+func wantRegistryError(t *testing.T, what string, err, reason error, registry string) {
+	t.Helper()
+	var re *drivers.RegistryError
+	switch {
+	case !errors.As(err, &re):
+		t.Errorf("%s: error %v (%T), want a *drivers.RegistryError", what, err, err)
+	case !errors.Is(err, reason):
+		t.Errorf("%s: reason of %q is %v, want %v", what, err, re.Reason, reason)
+	case re.Registry != registry:
+		t.Errorf("%s: registry %q, want %q", what, re.Registry, registry)
+	case strings.Contains(err.Error(), "wrong-"):
+		t.Errorf("%s: the error shows the password: %v", what, err)
+	}
 }
