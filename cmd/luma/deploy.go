@@ -74,6 +74,10 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 		}
 		envs[a.Name] = env
 	}
+	registry, err := registryOf(cfg, secrets)
+	if err != nil {
+		return exitWith(exitConfig, err)
+	}
 	// Ctrl-C cancels ctx: the deploy rolls back before the switch and
 	// finishes after it. A second Ctrl-C kills luma at once.
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
@@ -109,7 +113,7 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 	}
 	report := &deployReport{Project: cfg.Name, Release: rel}
 	_, failed := deploy.Run(ctx, deploy.Options{
-		Config: cfg, Apps: apps, Env: envs, Release: rel, Servers: servers, Source: source, Out: out,
+		Config: cfg, Apps: apps, Env: envs, Release: rel, Servers: servers, Source: source, Registry: registry, Out: out,
 		Steps: steps.Options{Holder: naming.Holder(), LockWait: opts.lockWait, Lease: opts.lease},
 		Done: func(r deploy.AppResult) {
 			g.log.Debug("deploy finished", "app", r.App, "took", r.Wall, "result", r.Result)
@@ -181,7 +185,24 @@ func localSource(ctx context.Context, g *globals, f *fleet.Fleet) (drivers.Image
 	return e, func() { e.Close() }
 }
 
+// registryOf is the project's registry with its password from secrets;
+// nil when luma.yml names none.
+func registryOf(cfg *config.Config, secrets map[string]string) (*deploy.Registry, error) {
+	if cfg.Registry == nil {
+		return nil, nil
+	}
+	pass, err := cfg.RegistryPassword(secrets)
+	if err != nil {
+		return nil, err
+	}
+	return &deploy.Registry{Server: cfg.Registry.Server,
+		Auth: drivers.RegistryAuth{Server: cfg.Registry.Host(), Username: cfg.Registry.Username, Password: pass}}, nil
+}
+
 func loadSecretsIfNeeded(cfg *config.Config, apps []*config.App) (map[string]string, error) {
+	if cfg.Registry != nil {
+		return config.LoadSecrets(cfg.SecretsPath())
+	}
 	for _, a := range apps {
 		if len(a.Environment.Secret) > 0 {
 			return config.LoadSecrets(cfg.SecretsPath())

@@ -54,6 +54,7 @@ again to finish), 5 another deploy holds the lock, 130 interrupted.`,
 		newDeployCmd(g),
 		newStatusCmd(g),
 		newRemoveCmd(g),
+		newPruneCmd(g),
 		newProxyCmd(g),
 	)
 	return root

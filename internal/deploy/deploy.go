@@ -8,7 +8,10 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/distribution/reference"
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/docker"
@@ -29,6 +32,7 @@ type Server struct {
 		drivers.Containers
 		drivers.Networks
 		drivers.Images
+		drivers.ImageStore
 	}
 	Proxy drivers.Proxy
 }
@@ -44,8 +48,12 @@ type Options struct {
 	// there to servers that lack them. nil: every image must already be
 	// on its servers, and no app may have a build section.
 	Source drivers.Images
-	Out    Reporter
-	Steps  steps.Options // holder, lock wait, lease
+	// Registry is where builds are pushed and images of it pulled with
+	// credentials; nil: none (images on other registries are pulled
+	// anonymously).
+	Registry *Registry
+	Out      Reporter
+	Steps    steps.Options // holder, lock wait, lease
 	// Done is called after each app's deploy, e.g. to print its summary.
 	Done func(AppResult)
 }
@@ -67,13 +75,17 @@ func Run(ctx context.Context, opts Options) ([]AppResult, error) {
 		if err != nil {
 			return out, &BuildError{App: a.Name, Err: err}
 		}
+		source, err := provide(ctx, opts, a, image)
+		if err != nil {
+			return out, &BuildError{App: a.Name, Err: err}
+		}
 		servers := make([]steps.Server, 0, len(a.Servers))
 		for _, name := range a.Servers {
 			s, ok := opts.Servers[name]
 			if !ok {
 				return out, fmt.Errorf("app %s: server %s is not connected", a.Name, name)
 			}
-			servers = append(servers, steps.Server{Name: name, Engine: s.Engine, Proxy: s.Proxy, Source: opts.Source})
+			servers = append(servers, steps.Server{Name: name, Engine: s.Engine, Proxy: s.Proxy, Source: source})
 		}
 		start := time.Now()
 		res, err := steps.Deploy(ctx, App(opts.Config, a, image, opts.Release, opts.Env[a.Name]), servers, opts.Out, opts.Steps)
@@ -82,6 +94,9 @@ func Run(ctx context.Context, opts Options) ([]AppResult, error) {
 		if opts.Done != nil {
 			opts.Done(r)
 		}
+		if a.Build != nil { // only builds make images of Luma's
+			pruneApp(ctx, opts, a, res)
+		}
 		if err != nil {
 			return out, err
 		}
@@ -89,7 +104,8 @@ func Run(ctx context.Context, opts Options) ([]AppResult, error) {
 	return out, nil
 }
 
-// BuildError is an app whose image could not be built.
+// BuildError is an app whose image could not be built, pushed or pulled:
+// nothing of it changed on any server.
 type BuildError struct {
 	App string
 	Err error
@@ -99,7 +115,10 @@ func (e *BuildError) Error() string { return e.Err.Error() }
 func (e *BuildError) Unwrap() error { return e.Err }
 
 // buildImage builds the app's image on the local engine when it has a
-// build section, tagged with the release; else it is the configured image.
+// build section and returns the tag to deploy: <repository>:<release>,
+// where the repository is the app's image without its tag, or
+// <project>-<app> when it has none. An image that names a tag gets that
+// tag too, as Compose does. Else the image is the configured one.
 func buildImage(ctx context.Context, opts Options, a *config.App) (string, error) {
 	if a.Build == nil {
 		return a.Image, nil
@@ -107,21 +126,48 @@ func buildImage(ctx context.Context, opts Options, a *config.App) (string, error
 	if opts.Source == nil {
 		return "", fmt.Errorf("app %s has a build section but the local Docker engine is not reachable", a.Name)
 	}
-	tag := fmt.Sprintf("%s-%s:%s", opts.Config.Name, a.Name, opts.Release)
-	opts.Out.Println("Building %s from %s...", tag, a.Build.Context)
+	tag, extra, err := BuildTags(opts.Config.Name, a, opts.Release)
+	if err != nil {
+		return "", err
+	}
+	opts.Out.Println("Building %s from %s...", strings.Join(append([]string{tag}, extra...), ", "), a.Build.Context)
 	tar, err := docker.TarDir(a.Build.Context)
 	if err != nil {
 		return "", err
 	}
 	defer tar.Close()
+	push := pushRef(opts, a, tag)
+	if push != "" && push != tag {
+		extra = append(extra, push)
+	}
 	spec := drivers.BuildSpec{
-		Tag: tag, Dockerfile: a.Build.Dockerfile, Args: a.Build.Args, Target: a.Build.Target, Platform: a.Build.Platform,
+		Tag: tag, Tags: extra, Dockerfile: a.Build.Dockerfile, Args: a.Build.Args, Target: a.Build.Target, Platform: a.Build.Platform,
 		Labels: map[string]string{naming.LabelProject: opts.Config.Name, naming.LabelApp: a.Name, naming.LabelRelease: opts.Release},
 	}
 	if err := opts.Source.BuildImage(ctx, spec, tar); err != nil {
 		return "", fmt.Errorf("build %s: %w", tag, err)
 	}
+	if push != "" {
+		return push, publish(ctx, opts, push)
+	}
 	return tag, nil
+}
+
+// BuildTags are the tags of a build of app at release: the one deployed
+// and the app's image when it names a tag of its own.
+func BuildTags(project string, a *config.App, release string) (string, []string, error) {
+	if a.Image == "" {
+		return fmt.Sprintf("%s-%s:%s", project, a.Name, release), nil, nil
+	}
+	named, err := reference.ParseNormalizedNamed(a.Image)
+	if err != nil { // validation refused it already
+		return "", nil, fmt.Errorf("app %s: image %s: %w", a.Name, a.Image, err)
+	}
+	tag := reference.FamiliarName(named) + ":" + release
+	if t, ok := named.(reference.Tagged); ok && t.Tag() != release {
+		return tag, []string{a.Image}, nil
+	}
+	return tag, nil, nil
 }
 
 // App is the state machine's view of a configured app: every value comes

@@ -89,13 +89,21 @@ func ServicesByServer(cfg *config.Config) (map[string][]Service, error) {
 	}
 	secrets := map[string]string{}
 	for _, s := range cfg.Services {
-		if len(s.Environment.Secret) > 0 {
+		if len(s.Environment.Secret) > 0 || cfg.Registry != nil {
 			var err error
 			if secrets, err = config.LoadSecrets(cfg.SecretsPath()); err != nil {
 				return nil, err
 			}
 			break
 		}
+	}
+	var auth *drivers.RegistryAuth
+	if cfg.Registry != nil {
+		pass, err := cfg.RegistryPassword(secrets)
+		if err != nil {
+			return nil, err
+		}
+		auth = &drivers.RegistryAuth{Server: cfg.Registry.Host(), Username: cfg.Registry.Username, Password: pass}
 	}
 	for _, s := range cfg.Services {
 		env, err := cfg.Env(s.Environment, secrets)
@@ -105,7 +113,7 @@ func ServicesByServer(cfg *config.Config) (map[string][]Service, error) {
 		svc := Service{
 			Project: cfg.Name, Name: s.Name, Image: s.Image, Env: env,
 			PlainEnv: s.Environment.Plain, SecretNames: s.Environment.Secret,
-			Cmd: s.Command, Volumes: s.Volumes, Ports: s.Ports,
+			Cmd: s.Command, Volumes: s.Volumes, Ports: s.Ports, Registry: auth,
 		}
 		for _, server := range s.Servers {
 			out[server] = append(out[server], svc)

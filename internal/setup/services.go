@@ -12,6 +12,7 @@ import (
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/docker"
 	"github.com/luma-deploy/luma/internal/naming"
+	"github.com/luma-deploy/luma/internal/pull"
 )
 
 // Service is an accessory (a database, a cache): one container per server,
@@ -23,6 +24,9 @@ type Service struct {
 	SecretNames          []string // what the config digest records instead of secret values
 	PlainEnv             []string // plain entries, part of the digest
 	Cmd, Volumes, Ports  []string
+	// Registry is the project's registry credentials (nil: none), sent
+	// only when Image is on that registry.
+	Registry *drivers.RegistryAuth
 }
 
 // Labels on service containers.
@@ -45,10 +49,8 @@ func Services(ctx context.Context, server string, e Engine, source drivers.Image
 }
 
 func service(ctx context.Context, server string, e Engine, source drivers.Images, s Service, restart bool, rep Reporter) error {
-	if source != nil {
-		if err := docker.Transfer(ctx, source, e, s.Image); err != nil {
-			return fmt.Errorf("image %s: %w", s.Image, err)
-		}
+	if err := serviceImage(ctx, server, e, source, s, rep); err != nil {
+		return err
 	}
 	id, err := e.ImageID(ctx, s.Image)
 	if err != nil {
@@ -87,6 +89,29 @@ func service(ctx context.Context, server string, e Engine, source drivers.Images
 }
 
 const serviceStopTimeout = 30 * time.Second
+
+// serviceImage puts the service's image on the server: sent from the
+// local engine when it has it and it is not the registry's (as without a
+// registry), else pulled by the server when it lacks it.
+func serviceImage(ctx context.Context, server string, e Engine, source drivers.Images, s Service, rep Reporter) error {
+	if source != nil && s.Registry.For(s.Image) == nil {
+		local, err := source.ImageID(ctx, s.Image)
+		if err != nil {
+			return fmt.Errorf("look for image %s on the local engine: %w", s.Image, err)
+		}
+		if local != "" {
+			if err := docker.Transfer(ctx, source, e, s.Image); err != nil {
+				return fmt.Errorf("image %s: %w", s.Image, err)
+			}
+			return nil
+		}
+	}
+	have, err := e.ImageID(ctx, s.Image)
+	if err != nil || have != "" {
+		return err
+	}
+	return pull.Image(ctx, server, e, s.Image, s.Registry, rep)
+}
 
 func createService(ctx context.Context, e Engine, s Service, name, digest string) error {
 	spec := drivers.ContainerSpec{

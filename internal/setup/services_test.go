@@ -2,10 +2,12 @@ package setup
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/fake"
 )
 
@@ -89,10 +91,50 @@ func TestServiceChangedIsRecreatedOnlyWhenAsked(t *testing.T) {
 	}
 }
 
-func TestServiceImageNowhere(t *testing.T) {
+// An image neither the server nor the local engine has is pulled by the
+// server: anonymously from Docker Hub, with the project's credentials
+// from its registry; one that exists nowhere fails, naming the image, the
+// registry and why, before the container is created.
+func TestServiceImagePulled(t *testing.T) {
+	ctx := context.Background()
+	hub, private := fake.NewRegistry("docker.io", "", ""), fake.NewRegistry("reg.test:5000", "deploy", "pw")
+	hub.Add("postgres:16")
+	private.Add("reg.test:5000/cache:7")
 	h := fake.NewHost("s1")
-	err := Services(context.Background(), "s1", h, nil, []Service{db()}, false, &lines{})
-	if err == nil || !strings.Contains(err.Error(), "postgres:16 is not on s1") {
+	h.UseRegistry(hub, private)
+	auth := &drivers.RegistryAuth{Server: "reg.test:5000", Username: "deploy", Password: "pw"}
+	cache := Service{Project: "blog", Name: "cache", Image: "reg.test:5000/cache:7", Registry: auth}
+	pg := db()
+	pg.Registry = auth
+	h.EnsureNetwork(ctx, Network("blog"), nil)
+	var rep lines
+	if err := Services(ctx, "s1", h, fake.NewHost("local"), []Service{pg, cache}, false, &rep); err != nil {
+		t.Fatalf("%v\n%s", err, rep.String())
+	}
+	for _, ref := range []string{"postgres:16", "reg.test:5000/cache:7"} {
+		if !strings.Contains(rep.String(), "Pulling "+ref+" on the server...") {
+			t.Errorf("no pull line for %s:\n%s", ref, rep.String())
+		}
+	}
+	if c := hub.Calls(); len(c) != 1 || c[0].Auth != nil {
+		t.Errorf("Docker Hub calls %+v, want one anonymous pull", c)
+	}
+	if c := private.Calls(); len(c) != 1 || c[0].Auth == nil || c[0].Auth.Password != "pw" {
+		t.Errorf("private registry calls %+v, want one pull with the credentials", c)
+	}
+	if len(h.Containers()) != 2 || len(h.Violations()) > 0 {
+		t.Errorf("containers %v, violations %v", h.Containers(), h.Violations())
+	}
+
+	h = fake.NewHost("s1")
+	h.UseRegistry(hub)
+	missing := db()
+	missing.Image = "postgres:99"
+	err := Services(ctx, "s1", h, nil, []Service{missing}, false, &lines{})
+	if !errors.Is(err, drivers.ErrImageNotFound) || !strings.Contains(err.Error(), "postgres:99 from registry docker.io: not found") {
 		t.Fatalf("err = %v", err)
+	}
+	if h.Calls("Create") != 0 {
+		t.Error("a container was created for an image that exists nowhere")
 	}
 }

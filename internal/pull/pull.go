@@ -1,0 +1,121 @@
+// Package pull gets images from registries onto servers: the checks that
+// refuse a missing image or a wrong password before anything changes, and
+// the pulls with their progress lines. Credentials go only to the registry
+// they belong to (drivers.RegistryAuth.For), per call.
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/luma-deploy/luma/drivers"
+)
+
+// Reporter prints one progress line for a server; safe for concurrent use.
+type Reporter interface {
+	Printf(server, format string, args ...any)
+}
+
+// Server is one server's engine.
+type Server struct {
+	Name   string
+	Engine drivers.Images
+}
+
+// limit is how many servers are asked at once.
+const limit = 16
+
+// Check asks, from every server at once, whether ref's registry has it for
+// auth, pulling nothing; every server's refusal is kept, prefixed with its
+// name.
+func Check(ctx context.Context, servers []Server, ref string, auth *drivers.RegistryAuth) error {
+	return each(servers, func(s Server) error {
+		return s.Engine.CheckImage(ctx, ref, auth.For(ref))
+	})
+}
+
+// All pulls ref on every server at once, each with its progress lines.
+func All(ctx context.Context, servers []Server, ref string, auth *drivers.RegistryAuth, rep Reporter) error {
+	return each(servers, func(s Server) error {
+		return Image(ctx, s.Name, s.Engine, ref, auth, rep)
+	})
+}
+
+func each(servers []Server, fn func(Server) error) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		g    errgroup.Group
+	)
+	g.SetLimit(limit)
+	for _, s := range servers {
+		g.Go(func() error {
+			if err := fn(s); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("[%s] %w", s.Name, err))
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	return errors.Join(errs...)
+}
+
+// Image pulls ref on one server: a line when it starts, and every second
+// until it ends a line with how far it is.
+func Image(ctx context.Context, server string, e drivers.Images, ref string, auth *drivers.RegistryAuth, rep Reporter) error {
+	rep.Printf(server, "Pulling %s on the server...", ref)
+	var (
+		mu   sync.Mutex
+		last drivers.Progress
+	)
+	ctx = drivers.WithProgress(ctx, func(p drivers.Progress) {
+		mu.Lock()
+		last = p
+		mu.Unlock()
+	})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		shown := drivers.Progress{}
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				mu.Lock()
+				p := last
+				mu.Unlock()
+				if p != shown {
+					rep.Printf(server, "Pulling %s: %s", ref, Describe(p))
+					shown = p
+				}
+			}
+		}
+	}()
+	err := e.PullImage(ctx, ref, auth.For(ref))
+	close(done)
+	wg.Wait()
+	return err
+}
+
+// Describe is a progress line: "12.3 MB of 45.6 MB, 2 of 5 layers".
+func Describe(p drivers.Progress) string {
+	s := mb(p.Bytes)
+	if p.Total > 0 {
+		s += " of " + mb(p.Total)
+	}
+	return fmt.Sprintf("%s, %d of %d layers done", s, p.Done, p.Layers)
+}
+
+func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
