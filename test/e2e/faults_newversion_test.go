@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,8 +78,29 @@ func TestNewVersionFails(t *testing.T) {
 			"Failed to create container "+to+": a container named "+to+" already exists and was not made by luma for faultnew/fnew")
 	})
 	t.Run("missing image", func(t *testing.T) {
-		deploy(t, spec{image: "luma-test-hello:missing"},
-			"Failed to create container "+to+": image luma-test-hello:missing is not on localhost, nor on the local engine to send it from")
+		// On no server, not on the local engine, and its registry (a
+		// closed port on 127.0.0.1) unreachable: refused while every
+		// server is checked, before anything changes.
+		before := a.record(t)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		missing := ln.Addr().String() + "/luma-test-hello:missing"
+		ln.Close()
+		l := startLoad(a.host())
+		a.write(t, spec{image: missing})
+		r := luma(t, a.dir, "deploy", "--release", "r2")
+		l.check(t, "the refused deploy")
+		if r.Code != 1 {
+			t.Errorf("exit %d, want 1 (refused, nothing changed)", r.Code)
+		}
+		for _, want := range []string{missing, "unreachable", "nothing was changed"} {
+			if !strings.Contains(r.Stdout+r.Stderr, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+		a.assertClean(t, s1, from, "r1", before.Outcome)
 	})
 	t.Run("bad command", func(t *testing.T) {
 		deploy(t, spec{image: v2, command: []string{"/nonexistent"}},
