@@ -124,12 +124,19 @@ func TestRemoveRouteDrains(t *testing.T) {
 	if r := p.router.Routes(); len(r) != 1 || len(r[0].Draining) != 1 {
 		t.Fatalf("routes = %+v, want the app with one draining target", r)
 	}
-	go func() { time.Sleep(50 * time.Millisecond); close(release) }()
-	if n, _ := p.router.Drain(context.Background(), "demo/web", []string{blue}, 5*time.Second); n != 0 {
-		t.Fatalf("drain = %d", n)
-	}
+	// The request is held until the drain runs: a drain that did not
+	// wait for it would report it still in flight.
+	drained := make(chan int, 1)
+	go func() {
+		n, _ := p.router.Drain(context.Background(), "demo/web", []string{blue}, 5*time.Second)
+		drained <- n
+	}()
+	close(release)
 	if got := <-slow; got != "200 blue" {
 		t.Fatalf("slow request = %q", got)
+	}
+	if n := <-drained; n != 0 {
+		t.Fatalf("drain = %d", n)
 	}
 }
 

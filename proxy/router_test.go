@@ -216,6 +216,7 @@ func TestDeployUnderLoad(t *testing.T) {
 	p.setRoute(t, "demo/web", []string{"web.test"}, addr(blueSrv))
 
 	var failures, total atomic.Int64
+	done := make(chan struct{}, 1024) // one per request answered
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 8 {
@@ -237,10 +238,24 @@ func TestDeployUnderLoad(t *testing.T) {
 					io.Copy(io.Discard, res.Body)
 					res.Body.Close()
 				}
+				select {
+				case done <- struct{}{}:
+				default:
+				}
 			}
 		})
 	}
-	time.Sleep(50 * time.Millisecond)
+	// answered waits until n more requests were answered.
+	answered := func(n int) {
+		for range n {
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the load stopped")
+			}
+		}
+	}
+	answered(50) // the load runs on blue
 	prev := p.setRoute(t, "demo/web", []string{"web.test"}, green)
 	n, err := p.router.Drain(context.Background(), "demo/web", prev.Targets, 5*time.Second)
 	if err != nil || n != 0 {
@@ -248,7 +263,10 @@ func TestDeployUnderLoad(t *testing.T) {
 	}
 	blueSrv.CloseClientConnections()
 	blueSrv.Close()
-	time.Sleep(50 * time.Millisecond)
+	for len(done) > 0 { // what was answered before the stop
+		<-done
+	}
+	answered(50) // the load runs on green, blue gone
 	close(stop)
 	wg.Wait()
 	if failures.Load() != 0 {
