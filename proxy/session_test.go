@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,18 +19,35 @@ import (
 // line, next reads one answer, and end closes stdin and returns Session's
 // error.
 type session struct {
-	in   *io.PipeWriter
-	out  *bufio.Scanner
-	done chan error
+	in    *io.PipeWriter
+	out   *bufio.Scanner
+	done  chan error
+	atEOF chan struct{} // closed once Session read the end of stdin
+}
+
+// eofReader closes atEOF when its reader returns io.EOF.
+type eofReader struct {
+	io.Reader
+	atEOF chan struct{}
+	once  sync.Once
+}
+
+func (r *eofReader) Read(p []byte) (int, error) {
+	n, err := r.Reader.Read(p)
+	if err == io.EOF {
+		r.once.Do(func() { close(r.atEOF) })
+	}
+	return n, err
 }
 
 func startSession(t *testing.T, socket string) *session {
 	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	s := &session{in: inW, out: bufio.NewScanner(outR), done: make(chan error, 1)}
+	s := &session{in: inW, out: bufio.NewScanner(outR), done: make(chan error, 1), atEOF: make(chan struct{})}
+	stdin := &eofReader{Reader: inR, atEOF: s.atEOF}
 	go func() {
-		err := Session(context.Background(), socket, inR, outW)
+		err := Session(context.Background(), socket, stdin, outW)
 		inR.Close()
 		outW.CloseWithError(io.EOF)
 		s.done <- err
@@ -129,7 +147,11 @@ func TestSessionWaitsForAnswersAtEOF(t *testing.T) {
 	s := startSession(t, p.socket)
 	s.send(t, fmt.Sprintf(`{"id":7,"op":"drain","app":"demo/web","targets":[%q],"timeout":10000000000}`, blue))
 	s.in.Close()
-	time.Sleep(50 * time.Millisecond)
+	select { // the session saw the end of stdin with the drain in flight
+	case <-s.atEOF:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session did not read the end of stdin")
+	}
 	close(release)
 	if r := s.next(t); r.ID != 7 || r.Error != "" {
 		t.Fatalf("drain after EOF: %+v", r)
