@@ -80,6 +80,13 @@ type Images interface {
 	ImageID(ctx context.Context, ref string) (string, error)
 	SaveImage(ctx context.Context, ref string) (io.ReadCloser, error)
 	LoadImage(ctx context.Context, tar io.Reader) error
+	// LayerChains is the chain ID of every layer of every image the
+	// engine holds, for SaveImageFor on the engine that sends.
+	LayerChains(ctx context.Context) (map[string]bool, error)
+	// SaveImageFor saves ref as SaveImage does without the layers whose
+	// chain ID is in have: LoadImage of an engine that holds them reads
+	// them from itself. The caller closes the tar.
+	SaveImageFor(ctx context.Context, ref string, have map[string]bool) (*ImageTar, error)
 	// BuildImage builds from a tar of the build context.
 	BuildImage(ctx context.Context, spec BuildSpec, context io.Reader) error
 	// PullImage pulls ref from its registry, with auth when not nil (see
@@ -91,6 +98,14 @@ type Images interface {
 	// CheckImage asks ref's registry, from this engine, whether ref exists
 	// and auth may pull it, pulling nothing: a *RegistryError when not.
 	CheckImage(ctx context.Context, ref string, auth *RegistryAuth) error
+}
+
+// ImageTar is a save of one image without the layers the engine that
+// loads it holds.
+type ImageTar struct {
+	io.ReadCloser
+	Size  int64 // about the bytes it holds
+	Whole int64 // bytes of the whole save
 }
 
 // BuildSpec is a build of one image from a context tar.

@@ -101,7 +101,7 @@ func (r *run) spec(name, color string, replica int) drivers.ContainerSpec {
 
 // ensureImage sends the image from Source when the server lacks it or
 // holds another image under the same tag (a rebuilt release, a moving tag),
-// streaming the save into the load.
+// only the layers the server lacks (sending.go).
 func (r *run) ensureImage(ctx context.Context) error {
 	img := r.app.Image
 	have, err := r.srv.Engine.ImageID(ctx, img)
@@ -124,14 +124,5 @@ func (r *run) ensureImage(ctx context.Context) error {
 	case want == "" || want == have:
 		return nil // the server's copy is the only one, or the same
 	}
-	r.say("Sending image %s to the server...", img)
-	tar, err := r.srv.Source.SaveImage(ctx, img)
-	if err != nil {
-		return fmt.Errorf("save image %s: %w", img, err)
-	}
-	defer tar.Close()
-	if err := r.srv.Engine.LoadImage(ctx, tar); err != nil {
-		return fmt.Errorf("load image %s: %w", img, err)
-	}
-	return nil
+	return r.sendImage(ctx, img)
 }

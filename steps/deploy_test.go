@@ -106,8 +106,8 @@ func TestDeployLines(t *testing.T) {
 		}
 		last = i
 	}
-	if n := e.source.Calls("SaveImage"); n != 2 { // r1 by the deploy, r2 by the test
-		t.Fatalf("image sent %d times; r2 was on the server already", n-1)
+	if n := e.source.Calls("SaveImageFor"); n != 1 { // r1 only
+		t.Fatalf("image sent %d times; r2 was on the server already", n)
 	}
 }
 
@@ -141,8 +141,8 @@ func TestOldStoppedAfterDrainAndNewAliasedBeforeSwitch(t *testing.T) {
 func TestImageTransfer(t *testing.T) {
 	e := newEnv(t, 1)
 	e.mustDeploy("r1", naming.Blue)
-	if e.source.Calls("SaveImage") != 1 || e.hosts[0].Calls("LoadImage") != 1 || !e.out.has("[server1] Sending image blog:r1") {
-		t.Fatalf("image not sent: save %d load %d", e.source.Calls("SaveImage"), e.hosts[0].Calls("LoadImage"))
+	if e.source.Calls("SaveImageFor") != 1 || e.hosts[0].Calls("LoadImage") != 1 || !e.out.has("[server1] Sending image blog:r1") {
+		t.Fatalf("image not sent: save %d load %d", e.source.Calls("SaveImageFor"), e.hosts[0].Calls("LoadImage"))
 	}
 	if ok, _ := e.hosts[0].HasImage(bg, "blog:r1"); !ok {
 		t.Fatal("image not loaded")
@@ -328,7 +328,7 @@ func TestRebuiltTagIsSentAgain(t *testing.T) {
 	e.mustDeploy("r1", naming.Blue)
 	e.hosts[0].AddImage("blog:r2") // an older build of r2 on the server
 	e.mustDeploy("r2", naming.Green)
-	if !slices.Contains(e.out.all(), "[server1] Sending image blog:r2 to the server...") {
+	if !e.out.has("[server1] Sending image blog:r2 to the server: ") {
 		t.Fatalf("stale blog:r2 on the server was kept:\n%s", e.out.text())
 	}
 	want, _ := e.source.ImageID(context.Background(), "blog:r2")
@@ -365,5 +365,29 @@ func TestRouteCarriesProxySettings(t *testing.T) {
 	}
 	if r := routes[0]; r.MaxBodySize != 10<<20 || r.UpstreamIdleTimeout != 1500*time.Millisecond {
 		t.Fatalf("route %+v lacks the app's proxy settings", r)
+	}
+}
+
+// A release that changed one small layer sends that layer only, and says
+// how much of the image it sends and at what rate.
+func TestOnlyMissingLayersSent(t *testing.T) {
+	e := newEnv(t, 1)
+	base := fake.Layer{Chain: "base", Size: 99_000_000}
+	e.source.AddImage("blog:r1", "blog:r2")
+	e.source.SetLayers("blog:r1", base, fake.Layer{Chain: "base+app1", Size: 1_000_000})
+	e.source.SetLayers("blog:r2", base, fake.Layer{Chain: "base+app2", Size: 1_000_000})
+	e.mustDeploy("r1", naming.Blue)
+	if !e.out.has("[server1] Sending image blog:r1 to the server: 100.0 MB of 100.0 MB (layers the server lacks)...") {
+		t.Fatalf("first send not whole:\n%s", e.out.text())
+	}
+	e.out.reset()
+	e.mustDeploy("r2", naming.Green)
+	if !e.out.has("[server1] Sending image blog:r2 to the server: 1.0 MB of 100.0 MB (layers the server lacks)...") ||
+		!e.out.has("[server1] Sent image blog:r2: 1.0 MB in ") {
+		t.Fatalf("second send not only the changed layer:\n%s", e.out.text())
+	}
+	want, _ := e.source.ImageID(bg, "blog:r2")
+	if got, _ := e.hosts[0].ImageID(bg, "blog:r2"); got != want {
+		t.Fatalf("server has %q, want %q", got, want)
 	}
 }

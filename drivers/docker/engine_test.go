@@ -471,6 +471,12 @@ func (m memImages) SaveImage(context.Context, string) (io.ReadCloser, error) {
 	return io.NopCloser(strings.NewReader(string(m.tar))), nil
 }
 func (m memImages) LoadImage(context.Context, io.Reader) error { return errors.New("read only") }
+func (m memImages) LayerChains(context.Context) (map[string]bool, error) {
+	return nil, errors.New("no layers")
+}
+func (m memImages) SaveImageFor(context.Context, string, map[string]bool) (*drivers.ImageTar, error) {
+	return nil, errors.New("whole saves only")
+}
 func (m memImages) BuildImage(context.Context, drivers.BuildSpec, io.Reader) error {
 	return errors.New("read only")
 }

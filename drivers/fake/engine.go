@@ -286,7 +286,8 @@ type savedImage struct {
 	ID     string            `json:"id"`
 	Labels map[string]string `json:"labels,omitempty"`
 	// Created is when the image was made; a load keeps it.
-	Created time.Time `json:"created"`
+	Created time.Time    `json:"created"`
+	Layers  []savedLayer `json:"layers,omitempty"`
 }
 
 // SaveImage returns a "tar" that LoadImage of any fake host understands.
@@ -294,34 +295,130 @@ func (h *Host) SaveImage(ctx context.Context, ref string) (io.ReadCloser, error)
 	if err := h.call(ctx, "SaveImage", ref); err != nil {
 		return nil, err
 	}
+	t, err := h.save(ref, nil)
+	if err != nil {
+		return nil, err
+	}
+	return t.ReadCloser, nil
+}
+
+// SaveImageFor is SaveImage without the layers in have: the "tar" is the
+// image's description followed by as many bytes as the layers sent.
+func (h *Host) SaveImageFor(ctx context.Context, ref string, have map[string]bool) (*drivers.ImageTar, error) {
+	if err := h.call(ctx, "SaveImageFor", ref); err != nil {
+		return nil, err
+	}
+	return h.save(ref, have)
+}
+
+func (h *Host) save(ref string, have map[string]bool) (*drivers.ImageTar, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	id := h.images[ref]
 	if id == "" {
 		return nil, fmt.Errorf("image %s: %w", ref, drivers.ErrNotFound)
 	}
-	b, err := json.Marshal(savedImage{Ref: ref, ID: id, Labels: h.imageLabels[id], Created: h.imageCreated[id].at})
+	img := savedImage{Ref: ref, ID: id, Labels: h.imageLabels[id], Created: h.imageCreated[id].at}
+	var sent, whole int64
+	for _, l := range h.layersOf(id) {
+		s := savedLayer{Layer: l, Sent: !have[l.Chain]}
+		img.Layers = append(img.Layers, s)
+		whole += l.Size
+		if s.Sent {
+			sent += l.Size
+		}
+	}
+	b, err := json.Marshal(img)
 	if err != nil {
 		return nil, err
 	}
-	return io.NopCloser(strings.NewReader(imagePrefix + string(b))), nil
+	head := imagePrefix + string(b)
+	r := io.MultiReader(strings.NewReader(head), io.LimitReader(zeros{}, sent))
+	return &drivers.ImageTar{ReadCloser: io.NopCloser(r), Size: int64(len(head)) + sent, Whole: int64(len(head)) + whole}, nil
 }
 
-// LoadImage loads what SaveImage wrote.
+// LayerChains is the chain of every layer of every image on the host.
+func (h *Host) LayerChains(ctx context.Context) (map[string]bool, error) {
+	if err := h.call(ctx, "LayerChains", ""); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.layerChains(), nil
+}
+
+func (h *Host) layerChains() map[string]bool {
+	out := map[string]bool{}
+	for id := range h.imageCreated {
+		for _, l := range h.layersOf(id) {
+			out[l.Chain] = true
+		}
+	}
+	return out
+}
+
+// Layer is one layer of a fake image: its chain ID (which names the
+// layers below too) and size.
+type Layer struct {
+	Chain string `json:"chain"`
+	Size  int64  `json:"size"`
+}
+
+// SetLayers gives the image ref the layers, base first. An image without
+// them has one layer of ImageSize bytes of its own.
+func (h *Host) SetLayers(ref string, layers ...Layer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.imageLayers[h.images[ref]] = slices.Clone(layers)
+}
+
+func (h *Host) layersOf(id string) []Layer {
+	if l, ok := h.imageLayers[id]; ok {
+		return l
+	}
+	return []Layer{{Chain: "layer-of-" + id, Size: ImageSize}}
+}
+
+type savedLayer struct {
+	Layer
+	Sent bool `json:"sent"`
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// LoadImage loads what SaveImage or SaveImageFor wrote. As the Engine's
+// load, it fails when a layer left out of the tar is not on this host.
 func (h *Host) LoadImage(ctx context.Context, tar io.Reader) error {
 	if err := h.call(ctx, "LoadImage", ""); err != nil {
 		return err
 	}
-	b, err := io.ReadAll(tar)
-	if err != nil {
-		return err
-	}
-	rest, ok := strings.CutPrefix(string(b), imagePrefix)
+	prefix := make([]byte, len(imagePrefix))
 	var img savedImage
-	if !ok || json.Unmarshal([]byte(rest), &img) != nil || img.Ref == "" || img.ID == "" {
+	if _, err := io.ReadFull(tar, prefix); err != nil || string(prefix) != imagePrefix {
 		return fmt.Errorf("load image: not an image tar")
 	}
+	dec := json.NewDecoder(tar)
+	if dec.Decode(&img) != nil || img.Ref == "" || img.ID == "" {
+		return fmt.Errorf("load image: not an image tar")
+	}
+	if _, err := io.Copy(io.Discard, io.MultiReader(dec.Buffered(), tar)); err != nil {
+		return err // the layers' bytes
+	}
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	have := h.layerChains()
+	layers := make([]Layer, 0, len(img.Layers))
+	for _, l := range img.Layers {
+		if !l.Sent && !have[l.Chain] {
+			return fmt.Errorf("load image: layer %s is neither in the tar nor on this engine", l.Chain)
+		}
+		layers = append(layers, l.Layer)
+	}
 	h.images[img.Ref] = img.ID // a load keeps the image's ID, labels and time
 	if _, ok := h.imageCreated[img.ID]; !ok {
 		h.nextID++
@@ -330,7 +427,9 @@ func (h *Host) LoadImage(ctx context.Context, tar io.Reader) error {
 	if len(img.Labels) > 0 {
 		h.imageLabels[img.ID] = img.Labels
 	}
-	h.mu.Unlock()
+	if len(layers) > 0 {
+		h.imageLayers[img.ID] = layers
+	}
 	return nil
 }
 

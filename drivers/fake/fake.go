@@ -37,6 +37,7 @@ type Host struct {
 	networks    map[string]map[string]string
 	images      map[string]string            // ref → image ID
 	imageLabels map[string]map[string]string // image ID → labels
+	imageLayers map[string][]Layer           // image ID → layers, base first (SetLayers)
 	registries  map[string]*Registry         // host[:port] → registry reachable from here (UseRegistry)
 	routes      map[string]drivers.Route
 	log         map[string][]RouteChange
@@ -71,6 +72,7 @@ func NewHost(name string) *Host {
 		networks:    map[string]map[string]string{bridge: nil},
 		images:      map[string]string{},
 		imageLabels: map[string]map[string]string{},
+		imageLayers: map[string][]Layer{},
 		routes:      map[string]drivers.Route{},
 		log:         map[string][]RouteChange{},
 		inFlight:    map[string]int{},
@@ -108,6 +110,7 @@ func (h *Host) Clone() *Host {
 	}
 	maps.Copy(c.images, h.images)
 	maps.Copy(c.imageLabels, h.imageLabels) // never modified in place
+	maps.Copy(c.imageLayers, h.imageLayers) // likewise
 	for app, r := range h.routes {
 		c.routes[app] = copyRoute(r)
 	}

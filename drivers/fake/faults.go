@@ -14,7 +14,7 @@ import (
 type Fault struct {
 	// Op is the method name: "Create", "Start", "Stop", "Remove", "Inspect",
 	// "List", "EnsureNetwork", "Connect", "Disconnect", "HasImage",
-	// "SaveImage", "LoadImage", "PullImage", "PushImage", "CheckImage", "Probe", "SetRoute", "Drain", "RemoveRoute",
+	// "SaveImage", "SaveImageFor", "LayerChains", "LoadImage", "PullImage", "PushImage", "CheckImage", "Probe", "SetRoute", "Drain", "RemoveRoute",
 	// "Routes", "Lock", "Renew", "Unlock", "Save", "Load", ...
 	Op string
 	// Nth is the matching call that faults, from 1; 0 means every one.

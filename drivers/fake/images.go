@@ -88,5 +88,6 @@ func (h *Host) RemoveImage(ctx context.Context, ref string) error {
 	delete(h.images, ref)
 	delete(h.imageCreated, id)
 	delete(h.imageLabels, id)
+	delete(h.imageLayers, id)
 	return nil
 }

@@ -187,8 +187,8 @@ func TestBuildPushPull(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, w.lines())
 	}
 	const ref = "reg.test:5000/team/shop-web:r1"
-	if w.local.Calls("BuildImage") != 1 || w.local.Calls("PushImage") != 1 || w.local.Calls("SaveImage") != 0 {
-		t.Errorf("local: %d builds, %d pushes, %d saves", w.local.Calls("BuildImage"), w.local.Calls("PushImage"), w.local.Calls("SaveImage"))
+	if w.local.Calls("BuildImage") != 1 || w.local.Calls("PushImage") != 1 || w.local.Calls("SaveImageFor") != 0 {
+		t.Errorf("local: %d builds, %d pushes, %d saves", w.local.Calls("BuildImage"), w.local.Calls("PushImage"), w.local.Calls("SaveImageFor"))
 	}
 	built, _ := w.local.ImageID(context.Background(), ref)
 	if built == "" || w.private.ImageID(ref) != built {

@@ -95,6 +95,7 @@ func Run(t *testing.T, newSubject func(t *testing.T) Subject) {
 		{"ConnectDisconnect", testConnectDisconnect},
 		{"Images", testImages},
 		{"ImageLabels", testImageLabels},
+		{"LayerTransfer", testLayerTransfer},
 		{"ImageStore", testImageStore},
 		{"Exec", testExec},
 		{"ExecStream", testExecStream},
@@ -538,6 +539,43 @@ func testImages(t *testing.T, v *env) {
 	}
 	if _, err := v.e.SaveImage(ctx(t), missing); err == nil {
 		t.Error("SaveImage of a missing image: no error")
+	}
+}
+
+// testLayerTransfer: a save for an engine that holds every layer of the
+// image carries none of them and still loads there as the same image; a
+// save for an engine that holds none is the whole image.
+func testLayerTransfer(t *testing.T, v *env) {
+	have, err := v.e.LayerChains(ctx(t))
+	if err != nil || len(have) == 0 {
+		t.Fatalf("LayerChains = %d chains, %v; the engine has %s", len(have), err, v.Image)
+	}
+	whole, err := v.e.SaveImageFor(ctx(t), v.Image, nil)
+	if err != nil {
+		t.Fatalf("SaveImageFor without layers known: %v", err)
+	}
+	n, err := io.Copy(io.Discard, whole)
+	whole.Close()
+	if err != nil || whole.Size != whole.Whole || n < whole.Whole/2 || n > whole.Whole*2 {
+		t.Errorf("whole save: read %d bytes (%v), Size %d, Whole %d", n, err, whole.Size, whole.Whole)
+	}
+	id, _ := v.e.ImageID(ctx(t), v.Image)
+	tar, err := v.e.SaveImageFor(ctx(t), v.Image, have)
+	if err != nil {
+		t.Fatalf("SaveImageFor: %v", err)
+	}
+	defer tar.Close()
+	if d := tar.Whole - whole.Whole; tar.Size >= tar.Whole || d*100 > whole.Whole || -d*100 > whole.Whole {
+		t.Errorf("save without the engine's layers: Size %d, Whole %d (whole save %d)", tar.Size, tar.Whole, whole.Whole)
+	}
+	if err := v.e.LoadImage(ctx(t), tar); err != nil {
+		t.Fatalf("LoadImage of a save without the engine's layers: %v", err)
+	}
+	if got, _ := v.e.ImageID(ctx(t), v.Image); got != id {
+		t.Errorf("after the load, %s is %q, want %q", v.Image, got, id)
+	}
+	if _, err := v.e.SaveImageFor(ctx(t), "luma-contract-missing:"+v.run, have); err == nil {
+		t.Error("SaveImageFor of a missing image: no error")
 	}
 }
 

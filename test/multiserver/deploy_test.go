@@ -32,7 +32,7 @@ func TestDeployThreeServers(t *testing.T) {
 	assertReadable(t, r.Stdout)
 	for _, s := range servers {
 		for _, line := range []string{
-			fmt.Sprintf("[%s] Sending image %s to the server...", s, v1),
+			fmt.Sprintf("[%s] Sending image %s to the server: ", s, v1),
 			fmt.Sprintf("[%s] All 2 containers passed health checks ✓", s),
 			fmt.Sprintf("[%s] Blue-green deployment completed successfully ✅", s),
 			fmt.Sprintf("[%s] deployed in ", s),
