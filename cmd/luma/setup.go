@@ -50,6 +50,10 @@ func runSetup(ctx context.Context, g *globals, opts *setupOptions) error {
 	if err != nil {
 		return exitWith(exitConfig, err)
 	}
+	registry, err := setup.RegistryAuth(cfg)
+	if err != nil {
+		return exitWith(exitConfig, err)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -73,6 +77,7 @@ func runSetup(ctx context.Context, g *globals, opts *setupOptions) error {
 	}
 	return setup.Run(ctx, setup.RunOptions{
 		Config: cfg, Servers: targets, Services: services, Source: source, Exe: exe,
+		DefaultProxyImage: setup.PublishedProxyImage(version()), Registry: registry,
 		Holder: naming.Holder() + " (setup)", RestartServices: opts.restartServices,
 		Limit: fleet.MaxParallel, Out: g.out,
 	})

@@ -33,17 +33,17 @@ func proxyImage(exe string) (tag string, bin []byte, err error) {
 	return "luma-proxy:" + hex.EncodeToString(sum[:])[:12], bin, nil
 }
 
-// checkStatic refuses a dynamically linked luma: it would not start in a
-// FROM scratch image, and the failure there is far harder to read.
+// checkStatic tells why the luma executable cannot run in the FROM scratch
+// proxy image: not a Linux ELF binary (a Mac's), or dynamically linked.
 func checkStatic(exe string) error {
 	f, err := elf.Open(exe)
 	if err != nil {
-		return fmt.Errorf("luma executable %s is not a Linux ELF binary (%v): set proxy.image in luma.yml", exe, err)
+		return fmt.Errorf("luma executable %s is not a Linux binary", exe)
 	}
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("luma executable %s is dynamically linked and cannot run in the luma-proxy image: build it with CGO_ENABLED=0 (make build), or set proxy.image in luma.yml", exe)
+			return fmt.Errorf("luma executable %s is dynamically linked", exe)
 		}
 	}
 	return nil

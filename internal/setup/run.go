@@ -27,12 +27,16 @@ type RunOptions struct {
 	Services map[string][]Service
 	// Source is the local engine, to send service images from; nil when
 	// no service needs one.
-	Source          drivers.Images
-	Exe             string // the luma executable the proxy image is built from
-	Holder          string
-	RestartServices bool
-	Limit           int // servers set up at once
-	Out             Reporter
+	Source drivers.Images
+	Exe    string // the luma executable the proxy image is built from
+	// DefaultProxyImage is the published luma-proxy image of this luma's
+	// version (PublishedProxyImage), pulled when Exe cannot become it.
+	DefaultProxyImage string
+	Registry          *drivers.RegistryAuth // the project's registry, for the proxy image
+	Holder            string
+	RestartServices   bool
+	Limit             int // servers set up at once
+	Out               Reporter
 }
 
 // Run sets up every server at once: luma-proxy (under the deploy locks of
@@ -63,6 +67,7 @@ func runServer(ctx context.Context, s Target, opts RunOptions) error {
 	cfg := opts.Config
 	so := Options{
 		Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, ProxyImage: cfg.Proxy.Image,
+		DefaultProxyImage: opts.DefaultProxyImage, Registry: opts.Registry,
 		Exe: opts.Exe, Holder: opts.Holder,
 	}
 	for _, a := range cfg.Apps {
@@ -97,13 +102,9 @@ func ServicesByServer(cfg *config.Config) (map[string][]Service, error) {
 			break
 		}
 	}
-	var auth *drivers.RegistryAuth
-	if cfg.Registry != nil {
-		pass, err := cfg.RegistryPassword(secrets)
-		if err != nil {
-			return nil, err
-		}
-		auth = &drivers.RegistryAuth{Server: cfg.Registry.Host(), Username: cfg.Registry.Username, Password: pass}
+	auth, err := registryAuth(cfg, secrets)
+	if err != nil {
+		return nil, err
 	}
 	for _, s := range cfg.Services {
 		env, err := cfg.Env(s.Environment, secrets)
@@ -120,4 +121,28 @@ func ServicesByServer(cfg *config.Config) (map[string][]Service, error) {
 		}
 	}
 	return out, nil
+}
+
+// RegistryAuth is the project's registry credentials (nil without a
+// registry), the password read from .luma/secrets.
+func RegistryAuth(cfg *config.Config) (*drivers.RegistryAuth, error) {
+	if cfg.Registry == nil {
+		return nil, nil
+	}
+	secrets, err := config.LoadSecrets(cfg.SecretsPath())
+	if err != nil {
+		return nil, err
+	}
+	return registryAuth(cfg, secrets)
+}
+
+func registryAuth(cfg *config.Config, secrets map[string]string) (*drivers.RegistryAuth, error) {
+	if cfg.Registry == nil {
+		return nil, nil
+	}
+	pass, err := cfg.RegistryPassword(secrets)
+	if err != nil {
+		return nil, err
+	}
+	return &drivers.RegistryAuth{Server: cfg.Registry.Host(), Username: cfg.Registry.Username, Password: pass}, nil
 }

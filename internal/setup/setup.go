@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,21 +10,32 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/docker"
 	proxyclient "github.com/luma-deploy/luma/drivers/proxy"
 	"github.com/luma-deploy/luma/internal/naming"
+	"github.com/luma-deploy/luma/internal/pull"
 	"github.com/luma-deploy/luma/proxy/protocol"
 )
 
 // Options is what setting up one server needs.
 type Options struct {
-	Project    string
-	HTTPPort   int
-	ProxyImage string // configured image for servers whose platform differs
-	Exe        string // the luma executable the proxy image is built from
+	Project  string
+	HTTPPort int
+	// ProxyImage is proxy.image from luma.yml: the luma-proxy image to
+	// pull when this luma binary cannot become it (another OS or CPU, or
+	// dynamically linked). "": DefaultProxyImage.
+	ProxyImage string
+	// DefaultProxyImage is the published luma-proxy image of this luma's
+	// version ("" for a development build, which has none).
+	DefaultProxyImage string
+	// Registry is the project's registry credentials, sent only to that
+	// registry when the proxy image is pulled from it (nil: none).
+	Registry *drivers.RegistryAuth
+	Exe      string // the luma executable the proxy image is built from
 	// Apps are the project's apps on the server: their deploy locks are
 	// held while luma-proxy is replaced, with those of every app the proxy
 	// knows.
@@ -65,7 +77,9 @@ func Server(ctx context.Context, server string, e Engine, p drivers.Proxy, opts 
 }
 
 // ensureImage builds the proxy image on the server from the luma binary
-// when the platforms match, else uses the configured image.
+// when it can run there (same OS and CPU, statically linked), else pulls
+// the luma-proxy image: proxy.image, or the published one of this luma's
+// version.
 func ensureImage(ctx context.Context, server string, e Engine, opts Options, rep Reporter) (string, error) {
 	platform, err := e.Platform(ctx)
 	if err != nil {
@@ -73,10 +87,11 @@ func ensureImage(ctx context.Context, server string, e Engine, opts Options, rep
 	}
 	local := runtime.GOOS + "/" + runtime.GOARCH
 	if platform != local {
-		if opts.ProxyImage == "" {
-			return "", fmt.Errorf("server platform is %s but this luma binary is %s: set proxy.image in luma.yml to a luma image built for %s", platform, local, platform)
-		}
-		return opts.ProxyImage, nil
+		why := fmt.Sprintf("the server is %s and this luma binary %s", platform, local)
+		return pullProxyImage(ctx, server, e, platform, why, opts, rep)
+	}
+	if err := checkStatic(opts.Exe); err != nil {
+		return pullProxyImage(ctx, server, e, platform, err.Error(), opts, rep)
 	}
 	tag, bin, err := proxyImage(opts.Exe)
 	if err != nil {
@@ -270,4 +285,45 @@ func waitReady(ctx context.Context, p drivers.Proxy) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// pullProxyImage is the luma-proxy image when this luma binary cannot
+// become it (why): proxy.image, else the published image of this luma's
+// version, pulled unless the server has it. When there is none to pull,
+// the error says exactly what to do.
+func pullProxyImage(ctx context.Context, server string, e Engine, platform, why string, opts Options, rep Reporter) (string, error) {
+	image := cmp.Or(opts.ProxyImage, opts.DefaultProxyImage)
+	remedy := fmt.Sprintf("run luma setup with a static luma built for %s (CGO_ENABLED=0 GOOS=%s GOARCH=%s make build), or set proxy.image in luma.yml to a luma-proxy image the server can pull (docs/proxy.md)",
+		platform, path.Dir(platform), path.Base(platform))
+	if image == "" {
+		return "", fmt.Errorf("luma-proxy cannot be built from this luma binary (%s) and this development build of luma has no published luma-proxy image: %s", why, remedy)
+	}
+	if id, err := e.ImageID(ctx, image); err != nil {
+		return "", err
+	} else if id != "" {
+		return image, nil
+	}
+	rep.Printf(server, "luma-proxy cannot be built from this luma binary (%s): pulling %s", why, image)
+	if err := pull.Image(ctx, server, e, image, opts.Registry, rep); err != nil {
+		return "", fmt.Errorf("pull the luma-proxy image %s: %w; %s", image, err, remedy)
+	}
+	return image, nil
+}
+
+// PublishedProxyImage is the luma-proxy image published for a luma
+// release version (v1.2.3 or 1.2.3), "" for any other (development)
+// version: goreleaser (.goreleaser.yaml) publishes it for linux/amd64 and
+// linux/arm64.
+func PublishedProxyImage(version string) string {
+	v := strings.TrimPrefix(version, "v")
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	for _, p := range parts {
+		if _, err := strconv.Atoi(p); err != nil {
+			return ""
+		}
+	}
+	return "ghcr.io/luma-deploy/luma-proxy:" + v
 }
