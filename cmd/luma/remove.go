@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"slices"
 	"syscall"
 	"time"
 
@@ -55,24 +54,24 @@ func runRemove(parent context.Context, g *globals, names []string) error {
 	if err := checkSetup(ctx, f); err != nil {
 		return err
 	}
-	opts := remove.Options{Holder: naming.Holder(), Lease: 30 * time.Second}
-	for _, a := range apps {
-		app := remove.App{Project: cfg.Name, Name: a.Name, DrainTimeout: a.DrainTimeout, StopTimeout: a.StopTimeout}
-		err := f.Each(func(s *fleet.Server) error {
-			if !slices.Contains(a.Servers, s.Name) {
-				return nil
-			}
-			return remove.Server(ctx, s.Name, s.Engine, s.Proxy, app, opts, g.out)
-		})
-		if err != nil {
-			code := removeExitCode(ctx, err)
-			if code == exitLocked {
-				return exitWith(code, fmt.Errorf("remove %s: %w\nnothing was changed where the lock is held; run it again once that deploy is done", a.Name, err))
-			}
-			return exitWith(code, fmt.Errorf("remove %s: %w\nrun `luma remove %s` again to finish", a.Name, err, a.Name))
-		}
+	var targets []remove.Target
+	for _, name := range f.Names() {
+		s := f.Get(name)
+		targets = append(targets, remove.Target{Name: name, Engine: s.Engine, Proxy: s.Proxy})
 	}
-	return nil
+	err = remove.Run(ctx, remove.RunOptions{
+		Config: cfg, Apps: apps, Servers: targets, Limit: fleet.MaxParallel, Out: g.out,
+		Options: remove.Options{Holder: naming.Holder(), Lease: 30 * time.Second},
+	})
+	var failed *remove.AppError
+	if errors.As(err, &failed) {
+		code := removeExitCode(ctx, err)
+		if code == exitLocked {
+			return exitWith(code, fmt.Errorf("%w\nnothing was changed where the lock is held; run it again once that deploy is done", err))
+		}
+		return exitWith(code, fmt.Errorf("%w\nrun `luma remove %s` again to finish", err, failed.App))
+	}
+	return err
 }
 
 func removeExitCode(ctx context.Context, err error) int {
