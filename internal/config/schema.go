@@ -540,12 +540,7 @@ func (d *decoder) appProxy(app string, e entry) *AppProxy {
 		}
 	}
 	if ie, ok := m.present("upstream_idle_timeout"); ok {
-		if v, ok := d.duration(ie); ok {
-			if v <= 0 {
-				d.errorf(ie.val, ie.path, `must be more than 0, e.g. "1s": set it below your app's keep-alive timeout`)
-			}
-			p.UpstreamIdleTimeout = v
-		}
+		p.UpstreamIdleTimeout = d.positive(ie, 0)
 	}
 	if se, ok := m.present("ssl"); ok {
 		p.SSL, _ = d.bool(se)

@@ -32,10 +32,6 @@ type Service struct {
 // Labels on service containers.
 const ()
 
-// ServiceContainer names a service's container; the project prefix keeps
-// two projects' "db" apart on one server.
-func ServiceContainer(project, name string) string { return naming.ServiceContainer(project, name) }
-
 // Services starts every service on one server: a missing one is created, a
 // stopped one started, one made from another configuration is recreated
 // only with restart (a database must not go down by surprise), else named.
@@ -60,7 +56,7 @@ func service(ctx context.Context, server string, e Engine, source drivers.Images
 		return fmt.Errorf("image %s is not on %s, nor on the local engine to send it from", s.Image, server)
 	}
 	digest := s.digest(id)
-	name := ServiceContainer(s.Project, s.Name)
+	name := naming.ServiceContainer(s.Project, s.Name)
 	c, err := e.Inspect(ctx, name)
 	switch {
 	case errors.Is(err, drivers.ErrNotFound):

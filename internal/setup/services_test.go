@@ -9,6 +9,7 @@ import (
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/fake"
+	"github.com/luma-deploy/luma/internal/naming"
 )
 
 func db() Service {
@@ -106,7 +107,7 @@ func TestServiceImagePulled(t *testing.T) {
 	cache := Service{Project: "blog", Name: "cache", Image: "reg.test:5000/cache:7", Registry: auth}
 	pg := db()
 	pg.Registry = auth
-	h.EnsureNetwork(ctx, Network("blog"), nil)
+	h.EnsureNetwork(ctx, naming.Network("blog"), nil)
 	var rep lines
 	if err := Services(ctx, "s1", h, fake.NewHost("local"), []Service{pg, cache}, false, &rep); err != nil {
 		t.Fatalf("%v\n%s", err, rep.String())

@@ -56,9 +56,6 @@ type Engine interface {
 	Platform(ctx context.Context) (string, error)
 }
 
-// Network is the project's network name.
-func Network(project string) string { return naming.Network(project) }
-
 // Server sets up one server. It is idempotent: a second run with the same
 // luma binary changes nothing.
 func Server(ctx context.Context, server string, e Engine, p drivers.Proxy, opts Options, rep Reporter) error {
@@ -66,7 +63,7 @@ func Server(ctx context.Context, server string, e Engine, p drivers.Proxy, opts 
 	if err != nil {
 		return err
 	}
-	network := Network(opts.Project)
+	network := naming.Network(opts.Project)
 	if err := e.EnsureNetwork(ctx, network, map[string]string{naming.LabelProject: opts.Project}); err != nil {
 		return fmt.Errorf("create network %s: %w", network, err)
 	}
