@@ -165,6 +165,49 @@ type Route struct {
 	// the app that sat idle (0: the proxy's default); set it below the
 	// app's own keep-alive timeout.
 	UpstreamIdleTimeout time.Duration `json:"upstream_idle_timeout,omitempty"`
+	// TLS, when set, has the proxy serve the hosts over HTTPS.
+	TLS *RouteTLS `json:"tls,omitempty"`
+}
+
+// RouteTLS is how luma-proxy serves a route's hosts over HTTPS.
+type RouteTLS struct {
+	// ACME, when set, has the proxy obtain and renew a certificate for
+	// each host. Otherwise the certificate is the app's own, given with
+	// Router.SetCertificate.
+	ACME *ACME `json:"acme,omitempty"`
+	// Redirect answers plain HTTP with 308 to HTTPS once the host has a
+	// certificate (never the ACME challenge path).
+	Redirect bool `json:"redirect"`
+	// HSTS adds Strict-Transport-Security to HTTPS responses.
+	HSTS bool `json:"hsts,omitempty"`
+	// HTTPSPort is the port clients reach HTTPS on, for redirects.
+	HTTPSPort int `json:"https_port,omitempty"`
+	// Peers are host:port of the other proxies serving this app; an ACME
+	// HTTP-01 challenge the CA sends to this proxy for a token another
+	// proxy holds is answered by asking them.
+	Peers []string `json:"peers,omitempty"`
+}
+
+// ACME names the certificate authority and account of automatic
+// certificates.
+type ACME struct {
+	Directory string `json:"directory"`
+	Email     string `json:"email,omitempty"`
+	// CACertificate is PEM of extra roots to trust when talking to the
+	// directory (a private CA such as step-ca).
+	CACertificate string `json:"ca_certificate,omitempty"`
+}
+
+// Certificate is the status of one host's certificate on one proxy.
+type Certificate struct {
+	Host      string    `json:"host"`
+	App       string    `json:"app"`
+	Source    string    `json:"source"` // "acme" or "custom"
+	Issuer    string    `json:"issuer,omitempty"`
+	NotAfter  time.Time `json:"not_after,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+	// NextAttempt is when the proxy tries ACME again after LastError.
+	NextAttempt time.Time `json:"next_attempt,omitempty"`
 }
 
 // Probe is the result of one health probe.

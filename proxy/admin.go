@@ -56,8 +56,22 @@ func (s *server) handle(ctx context.Context, req protocol.Request) protocol.Resp
 		return resp
 	case protocol.OpRemoveRoute:
 		s.router.RemoveRoute(req.App)
+		s.certs.forgetCustom(req.App)
+		s.routesChanged()
 		s.logger.Info("route removed", "app", req.App)
 		return errResponse(s.persist())
+	case protocol.OpSetCertificate:
+		if req.Certificate == nil {
+			return errResponse(errors.New("set_certificate needs a certificate"))
+		}
+		c := req.Certificate
+		if err := s.certs.SetCustom(req.App, c.Certificate, c.PrivateKey, c.Hosts); err != nil {
+			return errResponse(err)
+		}
+		s.logger.Info("certificate set", "app", req.App, "hosts", strings.Join(c.Hosts, ","))
+		return protocol.Response{}
+	case protocol.OpCertificates:
+		return protocol.Response{Certificates: s.certs.status()}
 	case protocol.OpRoutes:
 		return protocol.Response{Routes: s.router.Routes()}
 	case protocol.OpLock:
@@ -105,11 +119,20 @@ func (s *server) setRoute(req protocol.Request) protocol.Response {
 	if err != nil {
 		return errResponse(err)
 	}
+	s.routesChanged()
 	s.logger.Info("route set", "app", req.Route.App, "hosts", strings.Join(req.Route.Hosts, ","),
 		"targets", strings.Join(req.Route.Targets, ","), "was", strings.Join(prev.Targets, ","))
 	resp := errResponse(s.persist())
 	resp.Route = &prev
 	return resp
+}
+
+// routesChanged has the certificates follow the routes: hosts that
+// turned to HTTPS get theirs obtained in the background.
+func (s *server) routesChanged() {
+	if s.certs.sync(s.router.snapshot()) {
+		s.acme.kick()
+	}
 }
 
 // changed saves the state after a store op that succeeded.

@@ -22,9 +22,10 @@ import (
 // testProxy is a server on 127.0.0.1 with its admin socket in a temp dir.
 type testProxy struct {
 	*server
-	addr   string // 127.0.0.1:port of the traffic listener
-	socket string
-	stop   func() // cancels and waits for serve to return
+	addr      string // 127.0.0.1:port of the traffic listener
+	httpsAddr string // of the HTTPS listener, when Options.HTTPSAddr was set
+	socket    string
+	stop      func() // cancels and waits for serve to return
 }
 
 func testOptions(t *testing.T) Options {
@@ -79,13 +80,21 @@ func startProxy(t *testing.T, opts Options) *testProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var httpsLn net.Listener
+	httpsAddr := ""
+	if opts.HTTPSAddr != "" {
+		if httpsLn, err = net.Listen("tcp", opts.HTTPSAddr); err != nil {
+			t.Fatal(err)
+		}
+		httpsAddr = httpsLn.Addr().String()
+	}
 	admin, err := listenAdmin(opts.SocketPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.serve(ctx, ln, admin, restored) }()
+	go func() { done <- s.serve(ctx, ln, httpsLn, admin, restored) }()
 	var stopped atomic.Bool
 	stop := func() {
 		if stopped.Swap(true) {
@@ -97,7 +106,7 @@ func startProxy(t *testing.T, opts Options) *testProxy {
 		}
 	}
 	t.Cleanup(stop)
-	return &testProxy{server: s, addr: ln.Addr().String(), socket: opts.SocketPath, stop: stop}
+	return &testProxy{server: s, addr: ln.Addr().String(), httpsAddr: httpsAddr, socket: opts.SocketPath, stop: stop}
 }
 
 // client sends every request to the proxy whatever the URL's host, so

@@ -17,6 +17,18 @@ func normalizeRoute(r drivers.Route) (drivers.Route, error) {
 		App: strings.TrimSpace(r.App), HealthPath: r.HealthPath,
 		MaxBodySize: r.MaxBodySize, UpstreamIdleTimeout: r.UpstreamIdleTimeout,
 	}
+	if r.TLS != nil {
+		t := *r.TLS
+		t.Peers = slices.Clone(t.Peers)
+		if t.ACME != nil {
+			a := *t.ACME
+			t.ACME = &a
+			if a.Directory == "" {
+				return out, fmt.Errorf("route %s: ACME needs a directory URL", out.App)
+			}
+		}
+		out.TLS = &t
+	}
 	if out.App == "" {
 		return out, fmt.Errorf("route has no app name")
 	}

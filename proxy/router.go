@@ -353,3 +353,26 @@ func (rt *Router) close() {
 		}
 	}
 }
+
+// tlsOf returns the HTTPS settings of the app serving host (nil: none).
+func (rt *Router) tlsOf(host string) *drivers.RouteTLS {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	svc := rt.hosts[host]
+	if svc == nil {
+		svc = rt.hosts[wildcardOf(host)]
+	}
+	if svc == nil {
+		return nil
+	}
+	return svc.tls
+}
+
+// peersOf returns the other proxies of the app serving host, which may
+// hold the answer to an ACME challenge for it.
+func (rt *Router) peersOf(host string) []string {
+	if t := rt.tlsOf(host); t != nil {
+		return t.Peers
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,7 +21,9 @@ var Version = "dev"
 
 // Options configure Run. Zero values take the defaults in parentheses.
 type Options struct {
-	HTTPAddr   string // where apps are served (":80")
+	HTTPAddr string // where apps are served (":80")
+	// HTTPSAddr is where apps with TLS are served ("": no HTTPS).
+	HTTPSAddr  string
 	StatePath  string // routes, locks and records (protocol.StatePath)
 	SocketPath string // admin socket (protocol.SocketPath)
 	// IdleConnTimeout closes idle upstream connections before the apps'
@@ -71,12 +74,22 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("listening for traffic: %w", err)
 	}
+	var httpsLn net.Listener
+	if opts.HTTPSAddr != "" {
+		if httpsLn, err = net.Listen("tcp", opts.HTTPSAddr); err != nil {
+			httpLn.Close()
+			return fmt.Errorf("listening for HTTPS: %w", err)
+		}
+	}
 	adminLn, err := listenAdmin(opts.SocketPath)
 	if err != nil {
 		httpLn.Close()
+		if httpsLn != nil {
+			httpsLn.Close()
+		}
 		return err
 	}
-	return s.serve(ctx, httpLn, adminLn, restored)
+	return s.serve(ctx, httpLn, httpsLn, adminLn, restored)
 }
 
 // server is one luma-proxy process: its router, its store and the file
@@ -86,14 +99,26 @@ type server struct {
 	logger *slog.Logger
 	router *Router
 	store  *Store
+	certs  *certStore
+	acme   *acmeLoop
+	// fallback is served to HTTPS hosts without a certificate.
+	fallback *tls.Certificate
 
 	saveMu sync.Mutex
 }
 
 func newServer(opts Options) *server {
+	certs := newCertStore(filepath.Join(filepath.Dir(opts.StatePath), "certs"), opts.Logger)
+	fallback, err := selfSigned()
+	if err != nil {
+		panic(err) // crypto/rand failing: nothing would work
+	}
 	return &server{
-		opts:   opts,
-		logger: opts.Logger,
+		certs:    certs,
+		acme:     newACMELoop(certs),
+		fallback: fallback,
+		opts:     opts,
+		logger:   opts.Logger,
 		router: newRouter(targetOptions{
 			IdleConnTimeout: opts.IdleConnTimeout,
 			UpstreamTimeout: opts.UpstreamTimeout,
@@ -117,6 +142,7 @@ func (s *server) load() []*Service {
 	}
 	restored, errs := s.router.restore(st.Routes)
 	s.store.restore(st.Locks, st.Records)
+	s.certs.sync(s.router.snapshot())
 	for _, err := range append(skipped, errs...) {
 		s.logger.Warn("state entry skipped", "state", s.opts.StatePath, "err", err)
 	}
@@ -144,7 +170,7 @@ func (s *server) persist() error {
 	return nil
 }
 
-func (s *server) serve(ctx context.Context, httpLn, adminLn net.Listener, restored []*Service) error {
+func (s *server) serve(ctx context.Context, httpLn, httpsLn, adminLn net.Listener, restored []*Service) error {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	hw := &healthWatcher{logger: s.logger, interval: time.Second, timeout: 2 * time.Second}
 	defer hw.wait()
@@ -152,9 +178,12 @@ func (s *server) serve(ctx context.Context, httpLn, adminLn net.Listener, restor
 	for _, svc := range restored {
 		hw.watch(watchCtx, svc)
 	}
+	acmeDone := make(chan struct{})
+	go func() { s.acme.run(watchCtx); close(acmeDone) }()
+	defer func() { <-acmeDone }()
 
 	web := &http.Server{
-		Handler:           s.router,
+		Handler:           s.httpHandler(),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       75 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
@@ -162,17 +191,31 @@ func (s *server) serve(ctx context.Context, httpLn, adminLn net.Listener, restor
 		// may last as long as the app wants.
 	}
 	admin := &http.Server{Handler: s.adminHandler(), ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 2)
+	servers := []*http.Server{web, admin}
+	errc := make(chan error, 3)
 	go func() { errc <- web.Serve(httpLn) }()
 	go func() { errc <- admin.Serve(adminLn) }()
-	s.logger.Info("serving", "apps", httpLn.Addr().String(), "admin", adminLn.Addr().String(), "version", Version)
+	httpsAddr := ""
+	if httpsLn != nil {
+		secure := &http.Server{
+			Handler:           s.httpsHandler(),
+			TLSConfig:         s.tlsConfig(),
+			ReadHeaderTimeout: web.ReadHeaderTimeout,
+			IdleTimeout:       web.IdleTimeout,
+			ErrorLog:          web.ErrorLog,
+		}
+		servers = append(servers, secure)
+		go func() { errc <- secure.ServeTLS(httpsLn, "", "") }()
+		httpsAddr = httpsLn.Addr().String()
+	}
+	s.logger.Info("serving", "apps", httpLn.Addr().String(), "https", httpsAddr, "admin", adminLn.Addr().String(), "version", Version)
 
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	s.shutdown(web, admin)
+	s.shutdown(servers...)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -180,12 +223,12 @@ func (s *server) serve(ctx context.Context, httpLn, adminLn net.Listener, restor
 }
 
 // shutdown stops accepting and waits for requests in flight.
-func (s *server) shutdown(web, admin *http.Server) {
+func (s *server) shutdown(servers ...*http.Server) {
 	s.logger.Info("shutting down, waiting for requests in flight", "up_to", s.opts.ShutdownTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
-	for _, srv := range []*http.Server{web, admin} {
+	for _, srv := range servers {
 		wg.Go(func() {
 			if err := srv.Shutdown(ctx); err != nil {
 				srv.Close()

@@ -15,15 +15,16 @@ type Service struct {
 	app         string
 	hosts       []string
 	healthPath  string
-	maxBodySize int64         // bytes; 0 for no limit
-	idleTimeout time.Duration // longest reuse of an idle upstream connection; 0 for the proxy's pool default
+	maxBodySize int64             // bytes; 0 for no limit
+	idleTimeout time.Duration     // longest reuse of an idle upstream connection; 0 for the proxy's pool default
+	tls         *drivers.RouteTLS // nil: plain HTTP only
 	lb          *LoadBalancer
 }
 
 func newService(r drivers.Route, lb *LoadBalancer) *Service {
 	return &Service{
 		app: r.App, hosts: r.Hosts, healthPath: r.HealthPath,
-		maxBodySize: r.MaxBodySize, idleTimeout: r.UpstreamIdleTimeout, lb: lb,
+		maxBodySize: r.MaxBodySize, idleTimeout: r.UpstreamIdleTimeout, tls: r.TLS, lb: lb,
 	}
 }
 
@@ -37,6 +38,7 @@ func (s *Service) route() drivers.Route {
 
 		MaxBodySize:         s.maxBodySize,
 		UpstreamIdleTimeout: s.idleTimeout,
+		TLS:                 s.tls,
 	}
 }
 

@@ -40,7 +40,18 @@ const (
 	OpRecords     = "records"      // → Records
 	OpLocks       = "locks"        // → Locks
 	OpPing        = "ping"         // → Version
+	// OpSetCertificate gives an app its own certificate (App,
+	// Certificate); it is checked against the hosts first.
+	OpSetCertificate = "set_certificate"
+	OpCertificates   = "certificates" // → Certificates, without keys
 )
+
+// Certificate is an app's own certificate and key, PEM, for Hosts.
+type Certificate struct {
+	Certificate string   `json:"certificate"`
+	PrivateKey  string   `json:"private_key"`
+	Hosts       []string `json:"hosts"`
+}
 
 // Request is one admin call.
 type Request struct {
@@ -57,6 +68,8 @@ type Request struct {
 	Lease   time.Duration   `json:"lease,omitempty"`
 	Record  *machine.Record `json:"record,omitempty"`
 	Project string          `json:"project,omitempty"`
+	// Certificate travels only in requests; responses never hold a key.
+	Certificate *Certificate `json:"certificate,omitempty"`
 }
 
 // Error kinds, so the client can map them back to drivers errors.
@@ -80,4 +93,6 @@ type Response struct {
 	Records   []machine.Record `json:"records,omitempty"`
 	Locks     []drivers.Lock   `json:"locks,omitempty"`
 	Version   string           `json:"version,omitempty"`
+
+	Certificates []drivers.Certificate `json:"certificates,omitempty"`
 }
