@@ -182,6 +182,13 @@ func (h *Host) PushImage(ctx context.Context, ref string, auth *drivers.Registry
 	r.mu.Lock()
 	r.images[ref] = savedImage{Ref: ref, ID: id, Labels: labels}
 	r.mu.Unlock()
+	h.mu.Lock()
+	var p drivers.Progress
+	for _, l := range h.layersOf(id) {
+		p.Bytes, p.Total, p.Layers, p.Done = p.Bytes+l.Size, p.Total+l.Size, p.Layers+1, p.Done+1
+	}
+	h.mu.Unlock()
+	drivers.ProgressFunc(ctx)(p)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/internal/config"
@@ -36,12 +37,20 @@ func pushRef(opts Options, a *config.App, built string) string {
 	return opts.Registry.Server + "/" + opts.Config.Name + "-" + a.Name + ":" + opts.Release
 }
 
-// publish pushes a build from the local engine, once for every server.
+// publish pushes a build from the local engine, once for every server:
+// a line when it starts, one every second of a longer push with how far
+// it is, and one with the bytes and rate at the end.
 func publish(ctx context.Context, opts Options, ref string) error {
 	opts.Out.Println("Pushing %s...", ref)
-	if err := opts.Source.PushImage(ctx, ref, opts.auth().For(ref)); err != nil {
+	p, took, err := pull.Track(ctx, func(ctx context.Context) error {
+		return opts.Source.PushImage(ctx, ref, opts.auth().For(ref))
+	}, func(p drivers.Progress, took time.Duration) {
+		opts.Out.Println("Pushing %s: %s, %s", ref, pull.Describe(p), pull.Rate(p.Bytes, took))
+	})
+	if err != nil {
 		return err
 	}
+	opts.Out.Println("Pushed %s: %s", ref, pull.Done(p, took))
 	return nil
 }
 

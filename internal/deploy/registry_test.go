@@ -197,7 +197,14 @@ func TestBuildPushPull(t *testing.T) {
 	if !slices.Contains(w.out.lines, "Pushing "+ref+"...") {
 		t.Errorf("no push line:\n%s", w.lines())
 	}
+	// The end of the push says how much went up: the fake's image is 10 MB.
+	if !slices.ContainsFunc(w.out.lines, func(l string) bool { return strings.HasPrefix(l, "Pushed "+ref+": 10.0 MB in ") }) {
+		t.Errorf("no line ends the push with its bytes:\n%s", w.lines())
+	}
 	for _, h := range []*fake.Host{w.s1, w.s2} {
+		if !slices.ContainsFunc(w.out.lines, func(l string) bool { return strings.HasPrefix(l, "["+h.Name()+"] Pulled "+ref+": ") }) {
+			t.Errorf("no line ends the pull on %s:\n%s", h.Name(), w.lines())
+		}
 		if h.Calls("PullImage") != 1 || h.Calls("LoadImage") != 0 {
 			t.Errorf("%s: %d pulls, %d loads", h.Name(), h.Calls("PullImage"), h.Calls("LoadImage"))
 		}

@@ -67,55 +67,19 @@ func each(servers []Server, fn func(Server) error) error {
 	return errors.Join(errs...)
 }
 
-// Image pulls ref on one server: a line when it starts, and every second
-// until it ends a line with how far it is.
+// Image pulls ref on one server: a line when it starts, one every second
+// of a longer pull with how far it is, and one with the bytes and rate
+// at the end.
 func Image(ctx context.Context, server string, e drivers.Images, ref string, auth *drivers.RegistryAuth, rep Reporter) error {
 	rep.Printf(server, "Pulling %s on the server...", ref)
-	var (
-		mu   sync.Mutex
-		last drivers.Progress
-	)
-	ctx = drivers.WithProgress(ctx, func(p drivers.Progress) {
-		mu.Lock()
-		last = p
-		mu.Unlock()
+	p, took, err := Track(ctx, func(ctx context.Context) error {
+		return e.PullImage(ctx, ref, auth.For(ref))
+	}, func(p drivers.Progress, took time.Duration) {
+		rep.Printf(server, "Pulling %s: %s, %s", ref, Describe(p), Rate(p.Bytes, took))
 	})
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		shown := drivers.Progress{}
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				mu.Lock()
-				p := last
-				mu.Unlock()
-				if p != shown {
-					rep.Printf(server, "Pulling %s: %s", ref, Describe(p))
-					shown = p
-				}
-			}
-		}
-	}()
-	err := e.PullImage(ctx, ref, auth.For(ref))
-	close(done)
-	wg.Wait()
-	return err
-}
-
-// Describe is a progress line: "12.3 MB of 45.6 MB, 2 of 5 layers".
-func Describe(p drivers.Progress) string {
-	s := mb(p.Bytes)
-	if p.Total > 0 {
-		s += " of " + mb(p.Total)
+	if err != nil {
+		return err
 	}
-	return fmt.Sprintf("%s, %d of %d layers done", s, p.Done, p.Layers)
+	rep.Printf(server, "Pulled %s: %s", ref, Done(p, took))
+	return nil
 }
-
-func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
