@@ -14,6 +14,13 @@ type Image struct {
 	Size    int64 // bytes, layers shared with other images included
 }
 
+// Layer is one layer of an image: its chain ID, which names the layers
+// below it too (the same layer on the same base), and its size on disk.
+type Layer struct {
+	Chain string `json:"chain"`
+	Size  int64  `json:"size"`
+}
+
 // ImageStore lists and removes the images an engine holds, for pruning
 // old releases.
 type ImageStore interface {
@@ -26,4 +33,9 @@ type ImageStore interface {
 	// container uses, running or not, is ErrConflict. ErrNotFound when
 	// the engine lacks ref.
 	RemoveImage(ctx context.Context, ref string) error
+	// ImageLayers is the layers of an image (ID or reference), base
+	// first, with their sizes: removing the image frees those no other
+	// image holds (LayerChains after the removal). ErrNotFound when the
+	// engine lacks it.
+	ImageLayers(ctx context.Context, ref string) ([]Layer, error)
 }

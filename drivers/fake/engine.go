@@ -359,10 +359,7 @@ func (h *Host) layerChains() map[string]bool {
 
 // Layer is one layer of a fake image: its chain ID (which names the
 // layers below too) and size.
-type Layer struct {
-	Chain string `json:"chain"`
-	Size  int64  `json:"size"`
-}
+type Layer = drivers.Layer
 
 // SetLayers gives the image ref the layers, base first. An image without
 // them has one layer of ImageSize bytes of its own.

@@ -10,7 +10,7 @@ import (
 	"github.com/luma-deploy/luma/drivers"
 )
 
-// ImageSize is the size the fake reports for every image.
+// ImageSize is the size of an image without SetLayers: one layer of its own.
 const ImageSize = 10_000_000
 
 // imageTime orders images as the engine's nanosecond times would, when
@@ -39,7 +39,11 @@ func (h *Host) ListImages(ctx context.Context, labels map[string]string) ([]driv
 		}
 		r := refs[id]
 		slices.Sort(r)
-		out = append(out, drivers.Image{ID: id, Refs: r, Labels: maps.Clone(h.imageLabels[id]), Created: created.at, Size: ImageSize})
+		var size int64
+		for _, l := range h.layersOf(id) {
+			size += l.Size
+		}
+		out = append(out, drivers.Image{ID: id, Refs: r, Labels: maps.Clone(h.imageLabels[id]), Created: created.at, Size: size})
 	}
 	slices.SortFunc(out, func(a, b drivers.Image) int {
 		ta, tb := h.imageCreated[a.ID], h.imageCreated[b.ID]
@@ -90,4 +94,21 @@ func (h *Host) RemoveImage(ctx context.Context, ref string) error {
 	delete(h.imageLabels, id)
 	delete(h.imageLayers, id)
 	return nil
+}
+
+// ImageLayers is the layers of an image (ID or reference), base first.
+func (h *Host) ImageLayers(ctx context.Context, ref string) ([]drivers.Layer, error) {
+	if err := h.call(ctx, "ImageLayers", ref); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id, ok := h.images[ref]
+	if !ok {
+		if _, ok := h.imageCreated[ref]; !ok {
+			return nil, fmt.Errorf("image %s: %w", ref, drivers.ErrNotFound)
+		}
+		id = ref
+	}
+	return slices.Clone(h.layersOf(id)), nil
 }

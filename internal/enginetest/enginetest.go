@@ -97,6 +97,7 @@ func Run(t *testing.T, newSubject func(t *testing.T) Subject) {
 		{"ImageLabels", testImageLabels},
 		{"LayerTransfer", testLayerTransfer},
 		{"ImageStore", testImageStore},
+		{"ImageLayers", testImageLayers},
 		{"Exec", testExec},
 		{"ExecStream", testExecStream},
 		{"Platform", testPlatform},

@@ -28,6 +28,7 @@ import (
 type Engine interface {
 	drivers.ImageStore
 	List(ctx context.Context, labels map[string]string) ([]drivers.Container, error)
+	LayerChains(ctx context.Context) (map[string]bool, error)
 }
 
 // Records is where deploy records live (luma-proxy's store).
@@ -56,8 +57,8 @@ type Result struct {
 	Server  string          `json:"server"`
 	App     string          `json:"app"`
 	Removed []drivers.Image `json:"removed"`
-	Kept    []string        `json:"kept_releases"` // newest first
-	Freed   int64           `json:"freed_bytes"`
+	Kept    []string        `json:"kept_releases"`     // newest first
+	Freed   int64           `json:"freed_bytes"`       // of layers no image left holds
 	Skipped string          `json:"skipped,omitempty"` // why nothing was looked at
 }
 
@@ -127,17 +128,49 @@ func Run(ctx context.Context, t Target, app App) (Result, error) {
 	var remove []drivers.Image
 	remove, res.Kept = Plan(images, inUse, protect, app.Keep)
 	var errs []error
+	layers := map[string]int64{} // of the removed images: chain → size
 	for _, img := range remove {
+		ls, err := t.Engine.ImageLayers(ctx, img.ID)
+		if err != nil && !errors.Is(err, drivers.ErrNotFound) {
+			errs = append(errs, err)
+			continue // what it would free is unknown: keep it
+		}
 		gone, err := removeImage(ctx, t.Engine, img)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if gone {
 			res.Removed = append(res.Removed, img)
-			res.Freed += img.Size
+			for _, l := range ls {
+				layers[l.Chain] = l.Size
+			}
 		}
 	}
-	return res, errors.Join(errs...)
+	freed, err := freed(ctx, t.Engine, layers)
+	res.Freed = freed
+	return res, errors.Join(append(errs, err)...)
+}
+
+// freed is the bytes of the layers that left the disk: those of the
+// removed images that no image on the engine holds now, each counted
+// once. A layer shared with an image that stays (the base of every
+// release, another app's) frees nothing. It asks the engine after the
+// removals, so an image made meanwhile counts as staying.
+func freed(ctx context.Context, e Engine, removed map[string]int64) (int64, error) {
+	if len(removed) == 0 {
+		return 0, nil
+	}
+	left, err := e.LayerChains(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count the bytes freed: %w", err)
+	}
+	var n int64
+	for chain, size := range removed {
+		if !left[chain] {
+			n += size
+		}
+	}
+	return n, nil
 }
 
 // Plan decides which of an app's images go: releases (the luma.release
