@@ -106,6 +106,9 @@ type ImageTar struct {
 	io.ReadCloser
 	Size  int64 // about the bytes it holds
 	Whole int64 // bytes of the whole save
+	// Omitted is the chain IDs of the layers left out: the load fails
+	// when the engine no longer holds one of them (pruned meanwhile).
+	Omitted []string
 }
 
 // BuildSpec is a build of one image from a context tar.
@@ -232,6 +235,19 @@ type Router interface {
 	// RemoveRoute stops serving an app.
 	RemoveRoute(ctx context.Context, app string) error
 	Routes(ctx context.Context) ([]Route, error)
+	// SetCertificate gives an app its own certificate for its hosts; the
+	// proxy refuses one that does not serve them.
+	SetCertificate(ctx context.Context, app string, c OwnCertificate) error
+	// Certificates reports every HTTPS host's certificate.
+	Certificates(ctx context.Context) ([]Certificate, error)
+}
+
+// OwnCertificate is an app's own certificate chain and private key, PEM,
+// for Hosts. It travels only to the proxy: never printed or logged.
+type OwnCertificate struct {
+	Certificate string   `json:"certificate"`
+	PrivateKey  string   `json:"private_key"`
+	Hosts       []string `json:"hosts"`
 }
 
 // Lock describes who holds a deploy lock.

@@ -22,6 +22,7 @@ import (
 	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/internal/tlscert"
 )
 
 // acmeIssuer obtains certificates from ACME directories, one account per
@@ -196,7 +197,7 @@ func acmeHTTPClient(caPEM string) (*http.Client, error) {
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
-		if !pool.AppendCertsFromPEM([]byte(unescapePEM(caPEM))) {
+		if !pool.AppendCertsFromPEM([]byte(tlscert.Unescape(caPEM))) {
 			return nil, errors.New("the ACME CA certificate holds no PEM certificate")
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}

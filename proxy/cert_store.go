@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/internal/tlscert"
 )
 
 // certStore holds the certificates luma-proxy serves: an app's own
@@ -77,11 +78,11 @@ func (cs *certStore) customPath(app string) string {
 
 // SetCustom checks and saves an app's own certificate for hosts.
 func (cs *certStore) SetCustom(app, certPEM, keyPEM string, hosts []string) error {
-	c, err := parseCertificate(certPEM, keyPEM)
+	c, err := tlscert.Parse(certPEM, keyPEM)
 	if err != nil {
 		return fmt.Errorf("certificate of %s: %w", app, err)
 	}
-	if err := checkLeaf(c.Leaf, hosts, cs.now()); err != nil {
+	if err := tlscert.CheckLeaf(c.Leaf, hosts, cs.now()); err != nil {
 		return fmt.Errorf("certificate of %s: %w", app, err)
 	}
 	if err := writeCertificateFile(cs.customPath(app), c); err != nil {
@@ -368,14 +369,4 @@ func (cs *certStore) alpnCert(host string) *tls.Certificate {
 	cs.mu.RLock()
 	defer cs.mu.RUnlock()
 	return cs.alpn[host]
-}
-
-// peersOf returns the peers of the route serving host (for challenge relay).
-func (cs *certStore) appOf(host string) string {
-	cs.mu.RLock()
-	defer cs.mu.RUnlock()
-	if hc := cs.hosts[host]; hc != nil {
-		return hc.app
-	}
-	return ""
 }

@@ -101,7 +101,7 @@ func (p *testProxy) setTLSRoute(t *testing.T, app string, hosts []string, rt dri
 func (p *testProxy) setCertificate(app, certPEM, keyPEM string, hosts ...string) protocol.Response {
 	return p.handle(context.Background(), protocol.Request{
 		Op: protocol.OpSetCertificate, App: app,
-		Certificate: &protocol.Certificate{Certificate: certPEM, PrivateKey: keyPEM, Hosts: hosts},
+		Certificate: &drivers.OwnCertificate{Certificate: certPEM, PrivateKey: keyPEM, Hosts: hosts},
 	})
 }
 

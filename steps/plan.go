@@ -28,10 +28,18 @@ type App struct {
 	Volumes  []string
 	// Hosts routed to AppPort by luma-proxy. No Hosts: no route; the
 	// containers are still health-checked over HTTP when AppPort > 0.
-	Hosts        []string
-	AppPort      int
-	MaxBodySize  int64         // bytes luma-proxy lets through per request; 0: no limit
-	IdleTimeout  time.Duration // longest reuse of an idle connection to the app; 0: the proxy's own
+	Hosts       []string
+	AppPort     int
+	MaxBodySize int64         // bytes luma-proxy lets through per request; 0: no limit
+	IdleTimeout time.Duration // longest reuse of an idle connection to the app; 0: the proxy's own
+	// TLS serves Hosts over HTTPS (nil: plain HTTP). Its Peers are filled
+	// per server from ProxyAddrs.
+	TLS *drivers.RouteTLS
+	// Certificate is the app's own, given to each proxy before the switch.
+	Certificate *drivers.OwnCertificate
+	// ProxyAddrs is where each of the app's servers' luma-proxy takes
+	// plain HTTP from the others (host:port), for ACME challenge relay.
+	ProxyAddrs   map[string]string
 	Health       HealthCheck
 	DrainTimeout time.Duration // 0: stop waiting at once
 	StopTimeout  time.Duration // 0: kill at once

@@ -76,7 +76,8 @@ func (r *run) restoreRoute(ctx context.Context, rec machine.Record) error {
 		cur := routes[i]
 		newTargets = cur.Targets
 		if len(rec.Old) > 0 {
-			old = r.app.route(cur.Hosts, rec.Old)
+			old = r.app.route(r.srv.Name, cur.Hosts, rec.Old)
+			old.TLS = cur.TLS
 		}
 	}
 	if len(old.Targets) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/machine"
@@ -48,7 +49,13 @@ func (r *run) swap(ctx context.Context) (func(*machine.Record), error) {
 		return active, nil
 	}
 	rec := r.m.Record()
-	old, err := r.srv.Proxy.SetRoute(context.WithoutCancel(ctx), r.app.route(r.app.Hosts, rec.New))
+	if c := r.app.Certificate; c != nil {
+		if err := r.srv.Proxy.SetCertificate(ctx, r.app.Key(), *c); err != nil {
+			r.say("Failed to give luma-proxy the certificate: %v", err)
+			return nil, fmt.Errorf("certificate: %w", err)
+		}
+	}
+	old, err := r.srv.Proxy.SetRoute(context.WithoutCancel(ctx), r.app.route(r.srv.Name, r.app.Hosts, rec.New))
 	if err != nil {
 		r.route = routeUnknown // it may have been applied before the error
 		r.say("Failed to switch traffic: %v", err)
@@ -58,11 +65,24 @@ func (r *run) swap(ctx context.Context) (func(*machine.Record), error) {
 	return active, nil
 }
 
-// route is what luma-proxy serves for the app: hosts to the containers
-// named, with the app's proxy settings.
-func (a App) route(hosts, containers []string) drivers.Route {
-	return drivers.Route{
+// route is what luma-proxy on server serves for the app: hosts to the
+// containers named, with the app's proxy settings; over HTTPS, the app's
+// other servers' proxies are its peers.
+func (a App) route(server string, hosts, containers []string) drivers.Route {
+	r := drivers.Route{
 		App: a.Key(), Hosts: hosts, Targets: a.targets(containers), HealthPath: a.Health.Path,
 		MaxBodySize: a.MaxBodySize, UpstreamIdleTimeout: a.IdleTimeout,
 	}
+	if a.TLS != nil {
+		t := *a.TLS
+		t.Peers = nil
+		for name, addr := range a.ProxyAddrs {
+			if name != server {
+				t.Peers = append(t.Peers, addr)
+			}
+		}
+		slices.Sort(t.Peers)
+		r.TLS = &t
+	}
+	return r
 }

@@ -40,6 +40,7 @@ type Host struct {
 	imageLayers map[string][]Layer           // image ID → layers, base first (SetLayers)
 	registries  map[string]*Registry         // host[:port] → registry reachable from here (UseRegistry)
 	routes      map[string]drivers.Route
+	certs       map[string]drivers.OwnCertificate // app → its own certificate
 	log         map[string][]RouteChange
 	seq         int
 	violations  []string
@@ -74,6 +75,7 @@ func NewHost(name string) *Host {
 		imageLabels: map[string]map[string]string{},
 		imageLayers: map[string][]Layer{},
 		routes:      map[string]drivers.Route{},
+		certs:       map[string]drivers.OwnCertificate{},
 		log:         map[string][]RouteChange{},
 		inFlight:    map[string]int{},
 		locks:       map[string]drivers.Lock{},
@@ -190,5 +192,10 @@ func copyRoute(r drivers.Route) drivers.Route {
 	r.Hosts = slices.Clone(r.Hosts)
 	r.Targets = slices.Clone(r.Targets)
 	r.Draining = slices.Clone(r.Draining)
+	if r.TLS != nil {
+		t := *r.TLS
+		t.Peers = slices.Clone(t.Peers)
+		r.TLS = &t
+	}
 	return r
 }

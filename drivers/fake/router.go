@@ -108,6 +108,7 @@ func (h *Host) RemoveRoute(ctx context.Context, app string) error {
 		delete(h.routes, app)
 		h.logRoute(app, nil)
 	}
+	delete(h.certs, app) // as luma-proxy forgets it
 	return nil
 }
 

@@ -230,3 +230,16 @@ func (c *Client) Locks(ctx context.Context) ([]drivers.Lock, error) {
 	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpLocks})
 	return resp.Locks, err
 }
+
+// SetCertificate gives app its own certificate; the key travels in the
+// admin request's body (stdin of docker exec), never in argv.
+func (c *Client) SetCertificate(ctx context.Context, app string, own drivers.OwnCertificate) error {
+	_, err := c.call(ctx, protocol.Request{Op: protocol.OpSetCertificate, App: app, Certificate: &own})
+	return err
+}
+
+// Certificates reports every HTTPS host's certificate.
+func (c *Client) Certificates(ctx context.Context) ([]drivers.Certificate, error) {
+	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpCertificates})
+	return resp.Certificates, err
+}

@@ -61,6 +61,35 @@ type SSH struct {
 type Proxy struct {
 	HTTPPort, HTTPSPort int
 	Image               string // optional image for luma-proxy, for servers of another platform
+	ACME                ACME   // the CA of apps with ssl: true
+}
+
+// ACME is the certificate authority luma-proxy obtains certificates from.
+type ACME struct {
+	Directory string // RFC 8555 directory URL (Let's Encrypt production by default)
+	Email     string // account contact, optional
+	// CACertificate is the PEM of extra roots to trust for Directory
+	// (a private CA), read from CAFile.
+	CACertificate string
+	CAFile        string
+}
+
+// Let's Encrypt's directories; luma.yml may name them "production" and
+// "staging".
+const (
+	LetsEncrypt        = "https://acme-v02.api.letsencrypt.org/directory"
+	LetsEncryptStaging = "https://acme-staging-v02.api.letsencrypt.org/directory"
+)
+
+// HasTLS tells whether some app is served over HTTPS, so luma-proxy must
+// publish https_port.
+func (c *Config) HasTLS() bool {
+	for _, a := range c.Apps {
+		if a.Proxy != nil && a.Proxy.SSL {
+			return true
+		}
+	}
+	return false
 }
 
 // App is a proxied, blue-green deployed application.
@@ -103,7 +132,12 @@ type Environment struct {
 type AppProxy struct {
 	Hosts   []string
 	AppPort int
-	SSL     bool
+	// SSL serves the hosts over HTTPS, with a certificate from ACME or,
+	// when Certificate is set, the app's own.
+	SSL         bool
+	Certificate *Certificate
+	SSLRedirect bool // plain HTTP answered with 308 to HTTPS (default with SSL)
+	HSTS        bool
 	// MaxBodySize is the largest request body luma-proxy passes on, in
 	// bytes (0: no limit); larger ones get 413.
 	MaxBodySize int64
@@ -111,6 +145,13 @@ type AppProxy struct {
 	// connection to the app (0: its default, learning the app's own
 	// keep-alive timeout from how it closes connections).
 	UpstreamIdleTimeout time.Duration
+}
+
+// Certificate is an app's own certificate: the NAMES of the secrets in
+// .luma/secrets holding its PEM chain and private key.
+type Certificate struct {
+	Certificate string
+	PrivateKey  string
 }
 
 // HealthCheck decides when a new color may take traffic.

@@ -33,8 +33,14 @@ var errorCases = []struct {
 	{"syntax unknown anchor", blog(ok + "    replicas: *count\n"), `luma.yml:6:15: invalid YAML: unknown anchor 'count' referenced (define it first with &count)`},
 	{"syntax control character", blog(ok + "    command: \"a\x01\"\n"), `luma.yml:6:16: invalid YAML: control characters are not allowed`},
 
-	// Features not built yet are refused, not ignored.
-	{"ssl not supported", blog(ok + "    proxy:\n      hosts: [blog.com]\n      app_port: 3000\n      ssl: true\n"), `luma.yml:9:12: apps.blog.proxy.ssl: TLS termination is not supported yet: set ssl: false and terminate TLS in front of luma-proxy (see docs/proxy.md)`},
+	// HTTPS.
+	{"ssl wildcard by acme", blog(ok + "    proxy:\n      hosts: [\"*.blog.com\"]\n      app_port: 3000\n      ssl: true\n"), `luma.yml:9:12: apps.blog.proxy.ssl: "*.blog.com" is a wildcard: ACME certificates for wildcards need a DNS challenge, which luma-proxy does not answer; give the app its own certificate with ssl: {certificate: SECRET, private_key: SECRET}`},
+	{"ssl certificate value", blog(ok + "    proxy:\n      hosts: [blog.com]\n      app_port: 3000\n      ssl: {certificate: \"-----BEGIN\", private_key: KEY}\n"), `luma.yml:9:26: apps.blog.proxy.ssl.certificate: must be the name of a secret in .luma/secrets, e.g. REGISTRY_PASSWORD; its value goes in that file, never in luma.yml`},
+	{"ssl certificate without key", blog(ok + "    proxy:\n      hosts: [blog.com]\n      app_port: 3000\n      ssl: {certificate: CERT}\n"), `luma.yml:9:7: apps.blog.proxy.ssl.private_key: missing: name the secret in .luma/secrets that holds the PEM private key, e.g. private_key: BLOG_KEY`},
+	{"hsts without ssl", blog(ok + "    proxy: {hosts: [blog.com], app_port: 3000, hsts: true}\n"), `luma.yml:6:48: apps.blog.proxy.hsts: only applies with ssl: set ssl: true, or remove hsts`},
+	{"acme directory http", "proxy: {acme: {directory: \"http://ca.example.com/dir\"}}\n" + blog(ok), `luma.yml:1:27: proxy.acme.directory: "http://ca.example.com/dir": want the https URL of an ACME directory, e.g. https://acme-v02.api.letsencrypt.org/directory, or production or staging (Let's Encrypt)`},
+	{"acme email", "proxy: {acme: {email: ops}}\n" + blog(ok), `luma.yml:1:23: proxy.acme.email: "ops" is not an email address, e.g. email: ops@example.com`},
+	{"acme ca file", "proxy: {acme: {ca_certificate: missing.pem}}\n" + blog(ok), `luma.yml:1:32: proxy.acme.ca_certificate: cannot read missing.pem: no such file or directory`},
 
 	// Keys.
 	{"duplicate key", blog(ok + "    image: other\n"), `luma.yml:6:5: apps.blog.image: duplicate key (first set on line 4)`},

@@ -107,7 +107,7 @@ func TestInitRejectsBadProjectName(t *testing.T) {
 // The template is the reference users read: it must show every key.
 func TestTemplateShowsEveryKey(t *testing.T) {
 	tpl := Template("shop")
-	for _, keys := range [][]string{topKeys, sshKeys, proxyKeys, registryKeys, appKeys, buildKeys, envKeys, appProxyKeys, healthKeys, serviceKeys} {
+	for _, keys := range [][]string{topKeys, sshKeys, proxyKeys, acmeKeys, registryKeys, appKeys, sslKeys, buildKeys, envKeys, appProxyKeys, healthKeys, serviceKeys} {
 		for _, k := range keys {
 			if !strings.Contains(tpl, k+":") {
 				t.Errorf("template lacks %q", k)

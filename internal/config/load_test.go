@@ -1,8 +1,15 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -39,7 +46,7 @@ services:
 	if c.SSH != wantSSH {
 		t.Errorf("SSH = %+v, want %+v", c.SSH, wantSSH)
 	}
-	if want := (Proxy{HTTPPort: 80, HTTPSPort: 443}); c.Proxy != want {
+	if want := (Proxy{HTTPPort: 80, HTTPSPort: 443, ACME: ACME{Directory: LetsEncrypt}}); c.Proxy != want {
 		t.Errorf("Proxy = %+v, want %+v", c.Proxy, want)
 	}
 	want := App{
@@ -66,6 +73,8 @@ func TestEveryKey(t *testing.T) {
 	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "luma.yml")
+	ca := testCAPEM(t)
+	os.WriteFile(filepath.Join(dir, "ca.pem"), []byte(ca), 0o644)
 	c := mustParse(t, file, `name: shop
 ssh:
   user: deploy
@@ -77,6 +86,10 @@ proxy:
   http_port: 8080
   https_port: 8443
   image: luma-proxy:arm64
+  acme:
+    email: ops@shop.com
+    directory: staging
+    ca_certificate: ca.pem
 keep_releases: 7
 apps:
   web:
@@ -95,7 +108,9 @@ apps:
     proxy:
       hosts: [shop.com, "*.shop.com"]
       app_port: 3000
-      ssl: false
+      ssl: {certificate: SHOP_CERT, private_key: SHOP_KEY}
+      ssl_redirect: false
+      hsts: true
       max_body_size: 100MiB
       upstream_idle_timeout: 1500ms
     health_check:
@@ -122,8 +137,9 @@ services:
 `)
 	want := &Config{
 		File: file, Dir: dir, Name: "shop",
-		SSH:   SSH{User: "deploy", Port: 2222, Key: filepath.Join(home, ".ssh/deploy_key"), KnownHosts: "/etc/luma/known_hosts", TrustOnFirstUse: true},
-		Proxy: Proxy{HTTPPort: 8080, HTTPSPort: 8443, Image: "luma-proxy:arm64"},
+		SSH: SSH{User: "deploy", Port: 2222, Key: filepath.Join(home, ".ssh/deploy_key"), KnownHosts: "/etc/luma/known_hosts", TrustOnFirstUse: true},
+		Proxy: Proxy{HTTPPort: 8080, HTTPSPort: 8443, Image: "luma-proxy:arm64",
+			ACME: ACME{Email: "ops@shop.com", Directory: LetsEncryptStaging, CACertificate: ca, CAFile: filepath.Join(dir, "ca.pem")}},
 		Apps: []App{{
 			Name: "web", Image: "ghcr.io/acme/web:1.4",
 			Build: &Build{Context: filepath.Join(dir, "web"), Dockerfile: "deploy/Dockerfile",
@@ -131,7 +147,8 @@ services:
 			Servers:     []string{"deploy@203.0.113.10:2222", "[2001:db8::1]:22", "[::1]", "web1.example.com", "localhost"},
 			Replicas:    3,
 			Environment: Environment{Plain: []string{"PORT=3000", "MODE=a=b"}, Secret: []string{"DB_PASSWORD"}},
-			Proxy:       &AppProxy{Hosts: []string{"shop.com", "*.shop.com"}, AppPort: 3000, SSL: false, MaxBodySize: 100 << 20, UpstreamIdleTimeout: 1500 * time.Millisecond},
+			Proxy: &AppProxy{Hosts: []string{"shop.com", "*.shop.com"}, AppPort: 3000, SSL: true,
+				Certificate: &Certificate{Certificate: "SHOP_CERT", PrivateKey: "SHOP_KEY"}, SSLRedirect: false, HSTS: true, MaxBodySize: 100 << 20, UpstreamIdleTimeout: 1500 * time.Millisecond},
 			HealthCheck: HealthCheck{Path: "/healthz", StartPeriod: time.Minute, Interval: 500 * time.Millisecond, Timeout: 2 * time.Second, Retries: 5},
 			Volumes:     []string{"data:/var/lib/data", "/srv/x:/x:ro"},
 			Command:     []string{"/app", "--serve", "--port", "3000"},
@@ -348,4 +365,17 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("parseSize(%q) = %d, want an error", bad, got)
 		}
 	}
+}
+
+// testCAPEM is a self-signed CA certificate, PEM.
+func testCAPEM(t *testing.T) string {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }

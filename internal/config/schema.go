@@ -38,11 +38,13 @@ var (
 	topKeys      = []string{"name", "ssh", "proxy", "registry", "keep_releases", "apps", "services"}
 	registryKeys = []string{"server", "username", "password"}
 	sshKeys      = []string{"user", "port", "key", "known_hosts", "trust_on_first_use"}
-	proxyKeys    = []string{"http_port", "https_port", "image"}
+	proxyKeys    = []string{"http_port", "https_port", "image", "acme"}
+	acmeKeys     = []string{"email", "directory", "ca_certificate"}
+	sslKeys      = []string{"certificate", "private_key"}
 	appKeys      = []string{"image", "build", "servers", "replicas", "environment", "proxy", "health_check", "volumes", "command", "drain_timeout", "stop_timeout", "keep_releases"}
 	buildKeys    = []string{"context", "dockerfile", "args", "target", "platform"}
 	envKeys      = []string{"plain", "secret"}
-	appProxyKeys = []string{"hosts", "app_port", "ssl", "max_body_size", "upstream_idle_timeout"}
+	appProxyKeys = []string{"hosts", "app_port", "ssl", "ssl_redirect", "hsts", "max_body_size", "upstream_idle_timeout"}
 	healthKeys   = []string{"path", "start_period", "interval", "timeout", "retries"}
 	serviceKeys  = []string{"image", "servers", "ports", "volumes", "environment", "command"}
 )
@@ -52,6 +54,8 @@ var (
 	registrySection = &section{keys: registryKeys}
 	sshSection      = &section{keys: sshKeys}
 	proxySection    = &section{keys: proxyKeys}
+	acmeSection     = &section{keys: acmeKeys}
+	sslSection      = &section{keys: sslKeys}
 	appSection      = &section{keys: appKeys, hint: appHint}
 	buildSection    = &section{keys: buildKeys}
 	envSection      = &section{keys: envKeys}
@@ -119,7 +123,7 @@ func topHint(key string) string {
 func (d *decoder) config(root *yaml.Node) *Config {
 	c := &Config{
 		SSH:   SSH{User: defaultUser, Port: defaultSSHPort, KnownHosts: expandHome(defaultKnownHosts)},
-		Proxy: Proxy{HTTPPort: defaultHTTPPort, HTTPSPort: defaultHTTPSPort},
+		Proxy: Proxy{HTTPPort: defaultHTTPPort, HTTPSPort: defaultHTTPSPort, ACME: ACME{Directory: LetsEncrypt}},
 	}
 	c.KeepReleases = defaultKeepReleases
 	top := entry{key: root, val: root}
@@ -258,6 +262,45 @@ func (d *decoder) proxy(e entry, p *Proxy) {
 		if v, ok := d.str(e); ok && v != "" {
 			d.check(e.val, e.path, checkImage(v))
 			p.Image = v
+		}
+	}
+	if e, ok := m.present("acme"); ok {
+		d.acme(e, &p.ACME)
+	}
+}
+
+// acme reads the CA of automatic certificates. ca_certificate is a PEM
+// file, relative to luma.yml, read now so a wrong path fails here.
+func (d *decoder) acme(e entry, a *ACME) {
+	m, _ := d.mapping(e.val, e.path, acmeSection)
+	if e, ok := m.present("email"); ok {
+		if v, ok := d.str(e); ok && v != "" {
+			d.check(e.val, e.path, checkEmail(v))
+			a.Email = v
+		}
+	}
+	if e, ok := m.present("directory"); ok {
+		if v, ok := d.str(e); ok && v != "" {
+			switch v {
+			case "production", "letsencrypt":
+				a.Directory = LetsEncrypt
+			case "staging", "letsencrypt-staging":
+				a.Directory = LetsEncryptStaging
+			default:
+				d.check(e.val, e.path, checkDirectoryURL(v))
+				a.Directory = v
+			}
+		}
+	}
+	if e, ok := m.present("ca_certificate"); ok {
+		if v, ok := d.str(e); ok && v != "" {
+			path := expandHome(v)
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(d.dir, path)
+			}
+			pem, msg := readCABundle(path, v)
+			d.check(e.val, e.path, msg)
+			a.CACertificate, a.CAFile = pem, path
 		}
 	}
 }
@@ -543,13 +586,46 @@ func (d *decoder) appProxy(app string, e entry) *AppProxy {
 		p.UpstreamIdleTimeout = d.positive(ie, 0)
 	}
 	if se, ok := m.present("ssl"); ok {
-		p.SSL, _ = d.bool(se)
-		// Saying yes and serving plain HTTP would be a silent lie.
-		if p.SSL {
-			d.errorf(se.val, se.path, "TLS termination is not supported yet: set ssl: false and terminate TLS in front of luma-proxy (see docs/proxy.md)")
+		d.ssl(se, p)
+	}
+	p.SSLRedirect = p.SSL
+	// ssl_redirect alone is harmless (the template shows its default);
+	// hsts alone would be a promise nothing keeps.
+	if re, ok := m.present("ssl_redirect"); ok {
+		v, _ := d.bool(re)
+		p.SSLRedirect = v && p.SSL
+	}
+	if he, ok := m.present("hsts"); ok {
+		p.HSTS, _ = d.bool(he)
+		if p.HSTS && !p.SSL {
+			d.errorf(he.key, he.path, "only applies with ssl: set ssl: true, or remove hsts")
 		}
 	}
 	return p
+}
+
+// ssl reads ssl: true (a certificate from ACME for each host) or ssl:
+// {certificate, private_key} (the app's own, from two secrets).
+func (d *decoder) ssl(e entry, p *AppProxy) {
+	if n := resolve(e.val); n != nil && n.Kind == yaml.MappingNode {
+		m, _ := d.mapping(e.val, e.path, sslSection)
+		c := &Certificate{}
+		c.Certificate = d.required(m, "certificate", e, checkSecretName,
+			"missing: name the secret in .luma/secrets that holds the PEM certificate chain, e.g. certificate: BLOG_CERT")
+		c.PrivateKey = d.required(m, "private_key", e, checkSecretName,
+			"missing: name the secret in .luma/secrets that holds the PEM private key, e.g. private_key: BLOG_KEY")
+		p.SSL, p.Certificate = true, c
+		return
+	}
+	p.SSL, _ = d.bool(e)
+	if !p.SSL {
+		return
+	}
+	for _, h := range p.Hosts {
+		if strings.HasPrefix(h, "*.") {
+			d.errorf(e.val, e.path, "%s is a wildcard: ACME certificates for wildcards need a DNS challenge, which luma-proxy does not answer; give the app its own certificate with ssl: {certificate: SECRET, private_key: SECRET}", quote(h))
+		}
+	}
 }
 
 func (d *decoder) healthCheck(e entry, h *HealthCheck) {

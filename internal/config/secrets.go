@@ -7,12 +7,17 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/luma-deploy/luma/internal/tlscert"
 )
 
 // LoadSecrets reads a secrets file of KEY=VALUE lines; blank lines and #
 // comments are skipped, an "export " prefix and one pair of surrounding
-// quotes are tolerated because people paste from .env files. Errors name
-// the file and line but never repeat a line: it may hold a value.
+// quotes are tolerated because people paste from .env files, and a
+// double-quoted value may span lines, as a pasted PEM certificate does.
+// Errors name the file and line but never repeat a line: it may hold a
+// value.
 func LoadSecrets(path string) (map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -39,7 +44,21 @@ func LoadSecrets(path string) (map[string]string, error) {
 			return nil, fmt.Errorf("%s:%d: %s is set again (first on line %d)", path, n, key, first[key])
 		}
 		first[key] = n
-		secrets[key] = unquote(strings.TrimSpace(value))
+		value = strings.TrimSpace(value)
+		// A double-quoted value may span lines (a PEM certificate).
+		if start := n; strings.HasPrefix(value, `"`) && (len(value) == 1 || !strings.HasSuffix(value, `"`)) {
+			for {
+				if !sc.Scan() {
+					return nil, fmt.Errorf("%s:%d: the quote opened for %s is never closed", path, start, key)
+				}
+				n++
+				value += "\n" + strings.TrimSpace(sc.Text())
+				if strings.HasSuffix(value, `"`) {
+					break
+				}
+			}
+		}
+		secrets[key] = unquote(value)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read secrets %s: %w", path, err)
@@ -90,4 +109,28 @@ func (c *Config) RegistryPassword(secrets map[string]string) (string, error) {
 		return "", fmt.Errorf("registry.password: secret %s is not set in %s: add a line %s=...", c.Registry.Password, c.SecretsPath(), c.Registry.Password)
 	}
 	return v, nil
+}
+
+// Certificate resolves an app's own certificate from secrets and checks
+// that it serves the app's hosts at now (key matches, hosts covered, not
+// expired), so a bad one is refused before any server changes. Errors
+// name the key and the secrets, never a value.
+func (c *Config) Certificate(a *App, secrets map[string]string, now time.Time) (cert, key string, err error) {
+	own := a.Proxy.Certificate
+	where := fmt.Sprintf("%s: apps.%s.proxy.ssl", c.File, a.Name)
+	var missing []string
+	for _, name := range []string{own.Certificate, own.PrivateKey} {
+		if _, ok := secrets[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return "", "", fmt.Errorf("%s: secret %s is not set in %s: add a line NAME=\"-----BEGIN ...\" (newlines as \\n, or the PEM across lines inside the quotes)",
+			where, strings.Join(missing, " and "), c.SecretsPath())
+	}
+	cert, key = secrets[own.Certificate], secrets[own.PrivateKey]
+	if err := tlscert.Check(cert, key, a.Proxy.Hosts, now); err != nil {
+		return "", "", fmt.Errorf("%s: the certificate in secrets %s and %s: %w", where, own.Certificate, own.PrivateKey, err)
+	}
+	return cert, key, nil
 }

@@ -1,13 +1,21 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeSecrets(t *testing.T, content string) string {
@@ -154,4 +162,69 @@ func TestRegistry(t *testing.T) {
 	if c := mustParse(t, "luma.yml", "name: shop\napps:\n  web:\n    image: x\n    servers: [localhost]\n"); c.Registry != nil {
 		t.Errorf("no registry key: Registry = %+v", c.Registry)
 	}
+}
+
+// TestMultiLineSecret: a PEM pasted across lines inside double quotes is
+// one value; an unclosed quote is an error naming its line, not a value.
+func TestMultiLineSecret(t *testing.T) {
+	got, err := LoadSecrets(writeSecrets(t, "A=1\nCERT=\"-----BEGIN X-----\n  abc\n-----END X-----\"\nB=2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "-----BEGIN X-----\nabc\n-----END X-----"; got["CERT"] != want || got["B"] != "2" {
+		t.Errorf("got %q, want CERT %q and B 2", got, want)
+	}
+	path := writeSecrets(t, "A=1\nCERT=\"-----BEGIN X-----\nabc\n")
+	if _, err := LoadSecrets(path); err == nil || err.Error() != path+":2: the quote opened for CERT is never closed" {
+		t.Errorf("unclosed quote: %v", err)
+	}
+}
+
+// TestOwnCertificateChecked: an app's own certificate is checked against
+// its hosts before any server is touched; messages name the key and the
+// secrets, never a value.
+func TestOwnCertificateChecked(t *testing.T) {
+	certPEM, keyPEM := selfSignedPEM(t, "blog.com", time.Now().Add(time.Hour))
+	_, otherKey := selfSignedPEM(t, "blog.com", time.Now().Add(time.Hour))
+	c := &Config{File: "luma.yml", Dir: "/p"}
+	a := &App{Name: "blog", Proxy: &AppProxy{Hosts: []string{"blog.com", "www.blog.com"}, SSL: true,
+		Certificate: &Certificate{Certificate: "BLOG_CERT", PrivateKey: "BLOG_KEY"}}}
+	for _, tt := range []struct {
+		name    string
+		secrets map[string]string
+		want    string
+	}{
+		{"missing", map[string]string{"BLOG_CERT": certPEM}, "luma.yml: apps.blog.proxy.ssl: secret BLOG_KEY is not set in /p/.luma/secrets"},
+		{"uncovered host", map[string]string{"BLOG_CERT": certPEM, "BLOG_KEY": keyPEM}, "the certificate in secrets BLOG_CERT and BLOG_KEY: the certificate does not cover www.blog.com (it covers blog.com)"},
+		{"other key", map[string]string{"BLOG_CERT": certPEM, "BLOG_KEY": otherKey}, "the private key does not belong to the certificate"},
+	} {
+		_, _, err := c.Certificate(a, tt.secrets, time.Now())
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		} else if strings.Contains(err.Error(), "BEGIN CERTIFICATE") || strings.Contains(err.Error(), "PRIVATE KEY-") {
+			t.Errorf("%s: the error shows a value", tt.name)
+		}
+	}
+	a.Proxy.Hosts = []string{"blog.com"}
+	escaped := strings.ReplaceAll(certPEM, "\n", `\n`) // one line in the secrets file
+	if _, _, err := c.Certificate(a, map[string]string{"BLOG_CERT": escaped, "BLOG_KEY": keyPEM}, time.Now()); err != nil {
+		t.Errorf("good certificate: %v", err)
+	}
+	if _, _, err := c.Certificate(a, map[string]string{"BLOG_CERT": certPEM, "BLOG_KEY": keyPEM}, time.Now().Add(2*time.Hour)); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("expired: %v", err)
+	}
+}
+
+func selfSignedPEM(t *testing.T, host string, notAfter time.Time) (string, string) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
 }

@@ -31,6 +31,10 @@ proxy:
   http_port: 80
   https_port: 443
   image: ""                     # a luma-proxy image for servers of another platform
+  acme:                         # where apps with ssl: true get certificates
+    email: ""                   # the CA's contact for the account (optional)
+    directory: production       # Let's Encrypt; staging, or any ACME directory URL
+    ca_certificate: ""          # PEM file of a private CA's root (step-ca, pebble)
 
 # A registry the servers pull images from, with credentials passed per
 # pull (never stored on a server). Images on other registries are pulled
@@ -66,7 +70,11 @@ apps:
     proxy:
       hosts: ["{{project}}.localhost"]
       app_port: 3000            # the port the app listens on inside its container
-      ssl: false                # TLS termination is not built yet; terminate TLS in front
+      ssl: false                # true: HTTPS with a certificate from ACME for each host;
+      #                           # or the app's own: {certificate: CERT, private_key: KEY}
+      #                           # (names of secrets in .luma/secrets holding PEM)
+      ssl_redirect: true        # with ssl, plain HTTP gets 308 to HTTPS
+      hsts: false               # with ssl, send Strict-Transport-Security (a year)
       # max_body_size: 1GiB       # larger request bodies get 413 (0: no limit)
       # upstream_idle_timeout: 1s # reuse idle connections to the app at most this long;
       #                           # luma-proxy also learns the app's keep-alive timeout

@@ -1,7 +1,13 @@
 package config
 
 import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/mail"
 	"net/netip"
+	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -278,4 +284,35 @@ func checkPlatform(s string) string {
 		return ""
 	}
 	return "invalid platform " + quote(s) + `: use os/arch, e.g. "linux/amd64" or "linux/arm64"`
+}
+
+// checkEmail checks the ACME account contact.
+func checkEmail(s string) string {
+	if _, err := mail.ParseAddress(s); err != nil || strings.ContainsAny(s, "<> /") || !strings.Contains(s, "@") {
+		return fmt.Sprintf("%s is not an email address, e.g. email: ops@example.com", quote(s))
+	}
+	return ""
+}
+
+// checkDirectoryURL checks an ACME directory: an https URL, as RFC 8555
+// requires.
+func checkDirectoryURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Sprintf("%s: want the https URL of an ACME directory, e.g. https://acme-v02.api.letsencrypt.org/directory, or production or staging (Let's Encrypt)", quote(s))
+	}
+	return ""
+}
+
+// readCABundle reads a PEM file of CA certificates; messages name it as
+// written in luma.yml.
+func readCABundle(path, written string) (string, string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Sprintf("cannot read %s: %v", written, errors.Unwrap(err))
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(data) {
+		return "", fmt.Sprintf("%s holds no PEM certificate", written)
+	}
+	return string(data), ""
 }

@@ -8,6 +8,8 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/docker"
 	"github.com/luma-deploy/luma/internal/config"
+	"github.com/luma-deploy/luma/internal/fleet"
 	"github.com/luma-deploy/luma/internal/naming"
 	"github.com/luma-deploy/luma/steps"
 )
@@ -39,11 +42,14 @@ type Server struct {
 
 // Options are what a deploy needs, resolved by the caller.
 type Options struct {
-	Config  *config.Config
-	Apps    []*config.App       // deployed in this order
-	Env     map[string][]string // app name → KEY=VALUE, secrets included
-	Release string
-	Servers map[string]Server // every server an app names, connected
+	Config *config.Config
+	Apps   []*config.App       // deployed in this order
+	Env    map[string][]string // app name → KEY=VALUE, secrets included
+	// Certificates are the apps' own certificates (app name → PEM),
+	// checked against their hosts already.
+	Certificates map[string]drivers.OwnCertificate
+	Release      string
+	Servers      map[string]Server // every server an app names, connected
 	// Source is the local engine: images are built there and sent from
 	// there to servers that lack them. nil: every image must already be
 	// on its servers, and no app may have a build section.
@@ -88,7 +94,11 @@ func Run(ctx context.Context, opts Options) ([]AppResult, error) {
 			servers = append(servers, steps.Server{Name: name, Engine: s.Engine, Proxy: s.Proxy, Source: source})
 		}
 		start := time.Now()
-		res, err := steps.Deploy(ctx, App(opts.Config, a, image, opts.Release, opts.Env[a.Name]), servers, opts.Out, opts.Steps)
+		app := App(opts.Config, a, image, opts.Release, opts.Env[a.Name])
+		if c, ok := opts.Certificates[a.Name]; ok {
+			app.Certificate = &c
+		}
+		res, err := steps.Deploy(ctx, app, servers, opts.Out, opts.Steps)
 		r := AppResult{App: a.Name, Wall: time.Since(start), Result: res}
 		out = append(out, r)
 		if opts.Done != nil {
@@ -185,6 +195,27 @@ func App(cfg *config.Config, a *config.App, image, release string, env []string)
 	if a.Proxy != nil {
 		app.Hosts, app.AppPort = a.Proxy.Hosts, a.Proxy.AppPort
 		app.MaxBodySize, app.IdleTimeout = a.Proxy.MaxBodySize, a.Proxy.UpstreamIdleTimeout
+		app.TLS, app.ProxyAddrs = routeTLS(cfg, a)
 	}
 	return app
+}
+
+// routeTLS is how the app's proxies serve it over HTTPS (nil: they do
+// not), and where each of them takes plain HTTP from the others: the
+// server's host at http_port.
+func routeTLS(cfg *config.Config, a *config.App) (*drivers.RouteTLS, map[string]string) {
+	if !a.Proxy.SSL {
+		return nil, nil
+	}
+	t := &drivers.RouteTLS{Redirect: a.Proxy.SSLRedirect, HSTS: a.Proxy.HSTS, HTTPSPort: cfg.Proxy.HTTPSPort}
+	if a.Proxy.Certificate == nil {
+		t.ACME = &drivers.ACME{Directory: cfg.Proxy.ACME.Directory, Email: cfg.Proxy.ACME.Email, CACertificate: cfg.Proxy.ACME.CACertificate}
+	}
+	addrs := map[string]string{}
+	for _, s := range a.Servers {
+		if tgt, err := fleet.Target(s, cfg.SSH); err == nil && tgt.SSH.Host != "" {
+			addrs[s] = net.JoinHostPort(tgt.SSH.Host, strconv.Itoa(cfg.Proxy.HTTPPort))
+		}
+	}
+	return t, addrs
 }

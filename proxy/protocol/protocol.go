@@ -46,13 +46,6 @@ const (
 	OpCertificates   = "certificates" // → Certificates, without keys
 )
 
-// Certificate is an app's own certificate and key, PEM, for Hosts.
-type Certificate struct {
-	Certificate string   `json:"certificate"`
-	PrivateKey  string   `json:"private_key"`
-	Hosts       []string `json:"hosts"`
-}
-
 // Request is one admin call.
 type Request struct {
 	ID      uint64          `json:"id,omitempty"` // set in a session, echoed in the Response
@@ -69,7 +62,7 @@ type Request struct {
 	Record  *machine.Record `json:"record,omitempty"`
 	Project string          `json:"project,omitempty"`
 	// Certificate travels only in requests; responses never hold a key.
-	Certificate *Certificate `json:"certificate,omitempty"`
+	Certificate *drivers.OwnCertificate `json:"certificate,omitempty"`
 }
 
 // Error kinds, so the client can map them back to drivers errors.
