@@ -79,7 +79,7 @@ func (e *Engine) SaveImageFor(ctx context.Context, ref string, have map[string]b
 		spool.Close()
 		return nil, fmt.Errorf("save image %s: %w", ref, wrap(err, "read the save"))
 	}
-	skip, skipped, err := layersToSkip(f, have)
+	skip, skipped, omitted, err := layersToSkip(f, have)
 	if err != nil {
 		spool.Close()
 		return nil, fmt.Errorf("save image %s: %w", ref, err)
@@ -94,14 +94,15 @@ func (e *Engine) SaveImageFor(ctx context.Context, ref string, have map[string]b
 		ReadCloser: &pipeSpool{pr, spool},
 		Size:       whole - skipped,
 		Whole:      whole,
+		Omitted:    omitted,
 	}, nil
 }
 
 // layersToSkip reads a save tar's manifest and config and names the layer
-// files of layers in have, with their bytes.
-func layersToSkip(f *os.File, have map[string]bool) (map[string]bool, int64, error) {
+// files of layers in have, with their bytes and chain IDs.
+func layersToSkip(f *os.File, have map[string]bool) (skip map[string]bool, skipped int64, omitted []string, err error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	tr := tar.NewReader(f)
 	jsons := map[string][]byte{} // the top-level files: manifest and configs
@@ -112,13 +113,13 @@ func layersToSkip(f *os.File, have map[string]bool) (map[string]bool, int64, err
 			break
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("read the save: %w", err)
+			return nil, 0, nil, fmt.Errorf("read the save: %w", err)
 		}
 		sizes[h.Name] = h.Size
 		if path.Dir(h.Name) == "." && h.Typeflag == tar.TypeReg && h.Size < 16<<20 {
 			b, err := io.ReadAll(tr)
 			if err != nil {
-				return nil, 0, fmt.Errorf("read the save: %w", err)
+				return nil, 0, nil, fmt.Errorf("read the save: %w", err)
 			}
 			jsons[h.Name] = b
 		}
@@ -128,7 +129,7 @@ func layersToSkip(f *os.File, have map[string]bool) (map[string]bool, int64, err
 		Layers []string
 	}
 	if err := json.Unmarshal(jsons["manifest.json"], &manifest); err != nil || len(manifest) != 1 {
-		return nil, 0, errors.New("read the save: no manifest.json of one image")
+		return nil, 0, nil, errors.New("read the save: no manifest.json of one image")
 	}
 	var config struct {
 		RootFS struct {
@@ -137,17 +138,17 @@ func layersToSkip(f *os.File, have map[string]bool) (map[string]bool, int64, err
 	}
 	m := manifest[0]
 	if err := json.Unmarshal(jsons[m.Config], &config); err != nil || len(config.RootFS.DiffIDs) != len(m.Layers) {
-		return nil, 0, errors.New("read the save: the config's layers do not match the manifest's")
+		return nil, 0, nil, errors.New("read the save: the config's layers do not match the manifest's")
 	}
-	skip := map[string]bool{}
-	var skipped int64
+	skip = map[string]bool{}
 	for i, c := range chainIDs(config.RootFS.DiffIDs) {
 		if p := m.Layers[i]; have[c] && !skip[p] {
 			skip[p] = true
 			skipped += sizes[p]
+			omitted = append(omitted, c)
 		}
 	}
-	return skip, skipped, nil
+	return skip, skipped, omitted, nil
 }
 
 // copyTarWithout copies a tar without the files named in skip.

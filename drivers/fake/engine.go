@@ -320,12 +320,15 @@ func (h *Host) save(ref string, have map[string]bool) (*drivers.ImageTar, error)
 	}
 	img := savedImage{Ref: ref, ID: id, Labels: h.imageLabels[id], Created: h.imageCreated[id].at}
 	var sent, whole int64
+	var omitted []string
 	for _, l := range h.layersOf(id) {
 		s := savedLayer{Layer: l, Sent: !have[l.Chain]}
 		img.Layers = append(img.Layers, s)
 		whole += l.Size
 		if s.Sent {
 			sent += l.Size
+		} else {
+			omitted = append(omitted, l.Chain)
 		}
 	}
 	b, err := json.Marshal(img)
@@ -334,7 +337,7 @@ func (h *Host) save(ref string, have map[string]bool) (*drivers.ImageTar, error)
 	}
 	head := imagePrefix + string(b)
 	r := io.MultiReader(strings.NewReader(head), io.LimitReader(zeros{}, sent))
-	return &drivers.ImageTar{ReadCloser: io.NopCloser(r), Size: int64(len(head)) + sent, Whole: int64(len(head)) + whole}, nil
+	return &drivers.ImageTar{ReadCloser: io.NopCloser(r), Size: int64(len(head)) + sent, Whole: int64(len(head)) + whole, Omitted: omitted}, nil
 }
 
 // LayerChains is the chain of every layer of every image on the host.
