@@ -74,6 +74,17 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 		}
 		envs[a.Name] = env
 	}
+	certs := map[string]drivers.OwnCertificate{}
+	for _, a := range apps {
+		if a.Proxy == nil || a.Proxy.Certificate == nil {
+			continue
+		}
+		cert, key, err := cfg.Certificate(a, secrets, time.Now())
+		if err != nil {
+			return exitWith(exitConfig, fmt.Errorf("%w\nnothing was changed", err))
+		}
+		certs[a.Name] = drivers.OwnCertificate{Certificate: cert, PrivateKey: key, Hosts: a.Proxy.Hosts}
+	}
 	registry, err := registryOf(cfg, secrets)
 	if err != nil {
 		return exitWith(exitConfig, err)
@@ -113,7 +124,7 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 	}
 	report := &deployReport{Project: cfg.Name, Release: rel}
 	_, failed := deploy.Run(ctx, deploy.Options{
-		Config: cfg, Apps: apps, Env: envs, Release: rel, Servers: servers, Source: source, Registry: registry, Out: out,
+		Config: cfg, Apps: apps, Env: envs, Certificates: certs, Release: rel, Servers: servers, Source: source, Registry: registry, Out: out,
 		Steps: steps.Options{Holder: naming.Holder(), LockWait: opts.lockWait, Lease: opts.lease},
 		Done: func(r deploy.AppResult) {
 			g.log.Debug("deploy finished", "app", r.App, "took", r.Wall, "result", r.Result)
@@ -204,7 +215,7 @@ func loadSecretsIfNeeded(cfg *config.Config, apps []*config.App) (map[string]str
 		return config.LoadSecrets(cfg.SecretsPath())
 	}
 	for _, a := range apps {
-		if len(a.Environment.Secret) > 0 {
+		if len(a.Environment.Secret) > 0 || (a.Proxy != nil && a.Proxy.Certificate != nil) {
 			return config.LoadSecrets(cfg.SecretsPath())
 		}
 	}

@@ -42,6 +42,7 @@ func newProxyCmd(g *globals) *cobra.Command {
 	}
 	run.Flags().StringVar(&logFormat, "log-format", "text", "log lines as text (key=value) or json")
 	run.Flags().StringVar(&opts.HTTPAddr, "http", ":80", "HTTP listen address")
+	run.Flags().StringVar(&opts.HTTPSAddr, "https", ":443", "HTTPS listen address (\"\": none)")
 	run.Flags().StringVar(&opts.StatePath, "state", protocol.StatePath, "state file")
 	run.Flags().StringVar(&opts.SocketPath, "socket", protocol.SocketPath, "admin socket")
 	var session bool

@@ -24,6 +24,9 @@ const (
 	LabelConfig   = "luma.config"    // service containers: digest of what they were made from
 	LabelRole     = "luma.role"      // luma-proxy's container and image
 	LabelHTTPPort = "luma.http_port" // luma-proxy's container: the host port it publishes
+	// LabelHTTPSPort is the host port luma-proxy publishes for HTTPS
+	// ("" when no app of the project is served over HTTPS).
+	LabelHTTPSPort = "luma.https_port"
 )
 
 // RoleProxy is the LabelRole of luma-proxy.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/luma-deploy/luma/drivers"
@@ -66,7 +67,7 @@ func Run(ctx context.Context, opts RunOptions) error {
 func runServer(ctx context.Context, s Target, opts RunOptions) error {
 	cfg := opts.Config
 	so := Options{
-		Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, ProxyImage: cfg.Proxy.Image,
+		Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, HTTPSPort: httpsPort(cfg), ProxyImage: cfg.Proxy.Image,
 		DefaultProxyImage: opts.DefaultProxyImage, Registry: opts.Registry,
 		Exe: opts.Exe, Holder: opts.Holder,
 	}
@@ -81,7 +82,7 @@ func runServer(ctx context.Context, s Target, opts RunOptions) error {
 	if err := Services(ctx, s.Name, s.Engine, opts.Source, opts.Services[s.Name], opts.RestartServices, opts.Out); err != nil {
 		return err
 	}
-	opts.Out.Printf(s.Name, "Ready: luma-proxy serving on port %d ✓", so.HTTPPort)
+	opts.Out.Printf(s.Name, "Ready: luma-proxy serving on %s ✓", portsOf(strconv.Itoa(so.HTTPPort), httpsLabel(so.HTTPSPort)))
 	return nil
 }
 
@@ -145,4 +146,19 @@ func registryAuth(cfg *config.Config, secrets map[string]string) (*drivers.Regis
 		return nil, err
 	}
 	return &drivers.RegistryAuth{Server: cfg.Registry.Host(), Username: cfg.Registry.Username, Password: pass}, nil
+}
+
+// httpsPort is published when some app is served over HTTPS.
+func httpsPort(cfg *config.Config) int {
+	if cfg.HasTLS() {
+		return cfg.Proxy.HTTPSPort
+	}
+	return 0
+}
+
+func httpsLabel(port int) string {
+	if port == 0 {
+		return ""
+	}
+	return strconv.Itoa(port)
 }

@@ -25,6 +25,8 @@ import (
 type Options struct {
 	Project  string
 	HTTPPort int
+	// HTTPSPort is published for HTTPS when some app has ssl (0: not).
+	HTTPSPort int
 	// ProxyImage is proxy.image from luma.yml: the luma-proxy image to
 	// pull when this luma binary cannot become it (another OS or CPU, or
 	// dynamically linked). "": DefaultProxyImage.
@@ -121,12 +123,13 @@ func ensureImage(ctx context.Context, server string, e Engine, opts Options, rep
 func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, image, network string, opts Options, rep Reporter) (err error) {
 	name := proxyclient.ContainerName
 	port := strconv.Itoa(opts.HTTPPort)
+	httpsPort := httpsLabel(opts.HTTPSPort)
 	old, err := e.Inspect(ctx, name)
 	switch {
 	case errors.Is(err, drivers.ErrNotFound):
 	case err != nil:
 		return err
-	case old.Image == image && old.Labels[naming.LabelHTTPPort] == port && old.Running():
+	case old.Image == image && old.Labels[naming.LabelHTTPPort] == port && old.Labels[naming.LabelHTTPSPort] == httpsPort && old.Running():
 		if _, ok := old.Networks[network]; !ok {
 			rep.Printf(server, "Joining %s to %s...", name, network)
 			return e.Connect(ctx, network, name, nil)
@@ -148,7 +151,8 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 				release(server, rep)
 			}()
 		}
-		rep.Printf(server, "Replacing %s (%s, port %s → %s, port %s)...", name, old.Image, old.Labels[naming.LabelHTTPPort], image, port)
+		rep.Printf(server, "Replacing %s (%s, %s → %s, %s)...", name, old.Image,
+			portsOf(old.Labels[naming.LabelHTTPPort], old.Labels[naming.LabelHTTPSPort]), image, portsOf(port, httpsPort))
 		if err := e.Stop(ctx, name, proxyStopTimeout); err != nil && !errors.Is(err, drivers.ErrNotFound) {
 			return fmt.Errorf("stop old %s: %w", name, err)
 		}
@@ -156,14 +160,20 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 			return fmt.Errorf("remove old %s: %w", name, err)
 		}
 	}
-	rep.Printf(server, "Starting %s on port %d...", name, opts.HTTPPort)
+	rep.Printf(server, "Starting %s on %s...", name, portsOf(port, httpsPort))
+	labels := map[string]string{naming.LabelRole: naming.RoleProxy, naming.LabelHTTPPort: port}
+	ports := []string{port + ":80"}
+	if httpsPort != "" {
+		labels[naming.LabelHTTPSPort] = httpsPort
+		ports = append(ports, httpsPort+":443")
+	}
 	spec := drivers.ContainerSpec{
 		Name:        name,
 		Image:       image,
-		Labels:      map[string]string{naming.LabelRole: naming.RoleProxy, naming.LabelHTTPPort: port},
+		Labels:      labels,
 		Network:     network,
 		Volumes:     []string{naming.ProxyVolume + ":" + path.Dir(protocol.StatePath)},
-		Ports:       []string{port + ":80"},
+		Ports:       ports,
 		StopSignal:  "SIGTERM",
 		StopTimeout: proxyStopTimeout,
 		Restart:     "unless-stopped",
@@ -182,9 +192,20 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 	}
 	if err := e.Start(ctx, name); err != nil {
 		e.Remove(context.WithoutCancel(ctx), name)
-		return fmt.Errorf("start %s (is port %d free?): %w", name, opts.HTTPPort, err)
+		return fmt.Errorf("start %s (is %s free?): %w", name, portsOf(port, httpsPort), err)
 	}
 	return nil
+}
+
+// portsOf words the ports luma-proxy publishes.
+func portsOf(http, https string) string {
+	switch {
+	case http == "":
+		return "no port"
+	case https == "":
+		return "port " + http
+	}
+	return fmt.Sprintf("ports %s (HTTP) and %s (HTTPS)", http, https)
 }
 
 const (
