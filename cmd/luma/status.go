@@ -71,7 +71,7 @@ func runStatus(ctx context.Context, g *globals, opts *statusOptions) error {
 			g.out.Println("")
 		}
 		var b strings.Builder
-		status.Text(&b, a)
+		status.Text(&b, a, time.Now())
 		g.out.Println("%s", b.String())
 	}
 	for _, s := range services {

@@ -23,6 +23,8 @@ type Reading struct {
 	Records    []machine.Record
 	Locks      []drivers.Lock
 	Routes     []drivers.Route
+	// Certificates of HTTPS hosts; none from a proxy too old to say.
+	Certificates []drivers.Certificate
 }
 
 // Read reads every server at once, at most limit at a time.
@@ -73,7 +75,10 @@ func (r *Reading) readProxy(ctx context.Context, p drivers.Proxy) {
 	}
 	if r.Routes, err = p.Routes(ctx); err != nil {
 		r.ProxyErr = err
+		return
 	}
+	// A luma-proxy from before HTTPS does not know the op: it has none.
+	r.Certificates, _ = p.Certificates(ctx)
 }
 
 // Input is what the server said about one app.
@@ -101,6 +106,11 @@ func (r *Reading) Input(server, project, app string) ServerInput {
 	for i := range r.Routes {
 		if r.Routes[i].App == key {
 			in.Route = &r.Routes[i]
+		}
+	}
+	for _, c := range r.Certificates {
+		if c.App == key {
+			in.Certificates = append(in.Certificates, c)
 		}
 	}
 	return in

@@ -46,7 +46,7 @@ func TestStatusSaysTheProxyIsDown(t *testing.T) {
 	readings := Read(context.Background(), fakeConnect(h), "shop", []string{"s1"}, 4)
 	a := Of("blog", 1, []ServerInput{readings["s1"].Input("s1", "shop", "blog")}, time.Now())
 	var b strings.Builder
-	Text(&b, a)
+	Text(&b, a, time.Now())
 	if a.Status == Running || !strings.Contains(b.String(), "luma-proxy") || !strings.Contains(b.String(), "luma setup") {
 		t.Fatalf("status %s with luma-proxy down:\n%s", a.Status, b.String())
 	}
@@ -70,5 +70,27 @@ func TestReadUnreachableAndServices(t *testing.T) {
 	svc := ServiceOf("db", "postgres:16", []string{"s1", "s2"}, readings)
 	if svc.Servers[0].State != "not created: run `luma setup`" || !strings.HasPrefix(svc.Servers[1].State, "unreachable: ") {
 		t.Fatalf("service %+v", svc)
+	}
+}
+
+// An HTTPS app's status shows each host's certificate on each server:
+// who issued it and when it expires, or why there is none yet.
+func TestStatusShowsCertificates(t *testing.T) {
+	h := blueHost(t, "s1")
+	ctx := context.Background()
+	h.SetRoute(ctx, drivers.Route{App: "shop/blog", Hosts: []string{"blog.com"}, Targets: []string{"blog-blue:3000"},
+		TLS: &drivers.RouteTLS{ACME: &drivers.ACME{Directory: "https://ca.test/dir"}}})
+	readings := Read(ctx, fakeConnect(h), "shop", []string{"s1"}, 4)
+	a := Of("blog", 1, []ServerInput{readings["s1"].Input("s1", "shop", "blog")}, time.Now())
+	var b strings.Builder
+	Text(&b, a, time.Now())
+	if !strings.Contains(b.String(), "[s1] https://blog.com: no certificate yet (ACME)") {
+		t.Errorf("status:\n%s", b.String())
+	}
+	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	line := certificateLine(drivers.Certificate{Host: "blog.com", Source: "acme", Issuer: "R11", NotAfter: now.Add(60 * 24 * time.Hour),
+		LastError: "http-01 challenge for blog.com: 403", NextAttempt: now.Add(time.Minute)}, now)
+	if want := "certificate by R11 (acme), expires 2027-02-05 (in 60 days); last attempt failed: http-01 challenge for blog.com: 403 (next 2026-12-07T00:01:00Z)"; line != want {
+		t.Errorf("line %q\nwant %q", line, want)
 	}
 }

@@ -29,7 +29,9 @@ type ServerInput struct {
 	Record     *machine.Record     // nil before the first deploy
 	Lock       *drivers.Lock       // nil when no deploy holds it
 	Route      *drivers.Route      // nil when the proxy serves no route
-	Err        error               // the server could not be read
+	// Certificates of the app's HTTPS hosts on this server.
+	Certificates []drivers.Certificate
+	Err          error // the server could not be read
 	// ProxyErr: luma-proxy did not answer, so Record, Lock and Route are
 	// unknown (not absent).
 	ProxyErr error
@@ -57,6 +59,8 @@ type Server struct {
 	Unreach string                    `json:"unreachable,omitempty"`
 	// ProxyDown: luma-proxy did not answer; State is Unknown.
 	ProxyDown string `json:"proxy_error,omitempty"`
+	// Certificates of the app's HTTPS hosts, as this server's proxy has them.
+	Certificates []drivers.Certificate `json:"certificates,omitempty"`
 }
 
 // Unknown is the state of a server whose luma-proxy, which keeps the
@@ -120,6 +124,7 @@ func server(in ServerInput, replicas int, now time.Time) Server {
 	if in.Route != nil {
 		s.Targets = in.Route.Targets
 	}
+	s.Certificates = in.Certificates
 	for _, c := range in.Containers {
 		if !c.Running() {
 			continue

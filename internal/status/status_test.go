@@ -100,7 +100,7 @@ func TestTextMatchesSpec(t *testing.T) {
 		{Name: "server2", Containers: append(running("green", 2), drivers.Container{State: "exited", Labels: map[string]string{"luma.color": "blue"}}), Record: idle("green", "abc123")},
 	}, now)
 	var b bytes.Buffer
-	Text(&b, a)
+	Text(&b, a, time.Now())
 	want := `📱 App: blog
    Status: ✅ RUNNING (active: green)
    Replicas: 4/4 running

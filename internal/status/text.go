@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
+
+	"github.com/luma-deploy/luma/drivers"
 )
 
 // Text writes the spec's status block for one app, then one line per
 // server and any advice.
-func Text(w io.Writer, a App) {
+func Text(w io.Writer, a App, now time.Time) {
 	icon := map[string]string{Running: "✅", Mixed: "⚠️", Stopped: "⛔"}[a.Status]
 	fmt.Fprintf(w, "📱 App: %s\n", a.App)
 	if a.Active != "" {
@@ -28,6 +31,9 @@ func Text(w io.Writer, a App) {
 	}
 	for _, s := range a.Servers {
 		fmt.Fprintf(w, "   [%s] %s\n", s.Name, serverLine(s))
+		for _, c := range s.Certificates {
+			fmt.Fprintf(w, "   [%s] https://%s: %s\n", s.Name, c.Host, certificateLine(c, now))
+		}
 	}
 	for _, adv := range a.Advice {
 		fmt.Fprintf(w, "   → %s\n", adv)
@@ -58,6 +64,32 @@ func serverLine(s Server) string {
 	}
 	if s.Outcome == "rolled_back" && s.LastErr != "" && s.Deploy == "" {
 		line += "; last deploy rolled back: " + s.LastErr
+	}
+	return line
+}
+
+// certificateLine says who issued a host's certificate and when it
+// expires, or why there is none.
+func certificateLine(c drivers.Certificate, now time.Time) string {
+	var line string
+	switch {
+	case c.NotAfter.IsZero() && c.Source == "custom":
+		line = "no certificate: the app's own was not given to luma-proxy (run luma deploy)"
+	case c.NotAfter.IsZero():
+		line = "no certificate yet (ACME)"
+	default:
+		left := c.NotAfter.Sub(now)
+		when := fmt.Sprintf("in %d days", int(left.Hours()/24))
+		if left < 48*time.Hour {
+			when = "in " + left.Round(time.Minute).String()
+		}
+		if left <= 0 {
+			when = "EXPIRED"
+		}
+		line = fmt.Sprintf("certificate by %s (%s), expires %s (%s)", c.Issuer, c.Source, c.NotAfter.UTC().Format(time.DateOnly), when)
+	}
+	if c.LastError != "" {
+		line += fmt.Sprintf("; last attempt failed: %s (next %s)", c.LastError, c.NextAttempt.UTC().Format(time.RFC3339))
 	}
 	return line
 }
