@@ -24,13 +24,16 @@ func TestTrackTicks(t *testing.T) {
 		}
 	})
 	var lines []string
+	printed := make(chan struct{}, 1)
 	line := func(p drivers.Progress, took time.Duration) {
 		lines = append(lines, Describe(p)+", "+Rate(p.Bytes, took))
+		printed <- struct{}{}
 	}
 	p, _, err := Track(context.Background(), func(ctx context.Context) error {
 		report := drivers.ProgressFunc(ctx)
 		report(drivers.Progress{Bytes: 3_000_000, Total: 12_000_000, Layers: 2, Done: 1})
-		tick <- time.Now() // received: the line is being written
+		tick <- time.Now()
+		<-printed
 		report(drivers.Progress{Bytes: 12_000_000, Total: 12_000_000, Layers: 2, Done: 2})
 		return nil
 	}, line)
