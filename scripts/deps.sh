@@ -32,5 +32,7 @@ command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || { log "Go is mis
 # The test registry (test/registry) is built now, so its modules are
 # fetched once here rather than in the middle of a test.
 "$(dirname "$0")/registry.sh" build "${TMPDIR:-/tmp}/luma-test-registry" >/dev/null || { log "building the test registry failed"; exit 1; }
+# The test ACME server (test/acme) on 10.231.0.1 (scripts/svc-addr.sh).
+"$(dirname "$0")/svc-addr.sh" && "$(dirname "$0")/acme.sh" "${TMPDIR:-/tmp}/luma-test-acme" || { log "test ACME server set-up failed"; exit 1; }
 
 log "ok: docker $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})'), $(/usr/sbin/sshd -V 2>&1 | head -1 || true)"
