@@ -12,6 +12,7 @@ func TestShortSkipsEngineAndSSHD(t *testing.T) {
 		"Docker":     func(t *testing.T) { Docker(t) },
 		"BuildHello": func(t *testing.T) { BuildHello(t, "short") },
 		"SSHD":       func(t *testing.T) { SSHD(t) },
+		"ACME":       func(t *testing.T) { NewACME(t, ACMEOptions{}) },
 	} {
 		var skipped bool
 		t.Run(name, func(t *testing.T) {
