@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +56,15 @@ func newLoad(url, host string, rate int, m mix, slowMS int) *load {
 		keep:  &http.Client{Transport: keepT, Timeout: 60 * time.Second},
 		fresh: &http.Client{Transport: freshT, Timeout: 60 * time.Second},
 	}
+}
+
+// useTLS sends over HTTPS: HTTP/2 on the reused connections, as browsers
+// do, HTTP/1.1 on the fresh ones.
+func (l *load) useTLS(c *tls.Config) {
+	keep := l.keep.Transport.(*http.Transport)
+	keep.TLSClientConfig, keep.ForceAttemptHTTP2 = c.Clone(), true
+	fresh := l.fresh.Transport.(*http.Transport)
+	fresh.TLSClientConfig = c.Clone()
 }
 
 // run sends until ctx is done, then waits for every request to finish.

@@ -46,6 +46,9 @@ type options struct {
 	burstSize int
 	burstGap  time.Duration
 	proxyLogs string
+	https     bool
+	httpsPort int
+	tls       *benchTLS
 }
 
 func main() {
@@ -79,6 +82,8 @@ func main() {
 	flag.IntVar(&o.burstSize, "burst-size", 32, "requests sent at once in each burst")
 	flag.DurationVar(&o.burstGap, "burst-gap", 0, "idle gap between bursts (0: the app's keep-alive, or 1s when unset)")
 	flag.StringVar(&o.proxyLogs, "proxy-logs", "luma-proxy", `container whose error/upstream log lines to report, on the engine of the docker CLI ("" to skip)`)
+	flag.BoolVar(&o.https, "https", false, "serve the app over HTTPS with its own certificate and send the load there (HTTP/2 on reused connections)")
+	flag.IntVar(&o.httpsPort, "https-port", 8443, "luma-proxy's HTTPS port, with -https")
 	flag.Parse()
 	var err error
 	if o.mix, err = parseMix(mixNames, o.slowShare); err != nil {
@@ -135,6 +140,15 @@ func run(o options) (*report, error) {
 	}
 	defer os.RemoveAll(dir)
 	defer cleanup(o.project)
+	host := o.project + ".test"
+	if o.https {
+		if o.tls, err = newBenchTLS(host); err != nil {
+			return nil, err
+		}
+		if err := o.tls.writeSecrets(dir); err != nil {
+			return nil, err
+		}
+	}
 	p := project{o: o, dir: dir}
 	if err := p.write(o.images[0]); err != nil {
 		return nil, err
@@ -145,8 +159,14 @@ func run(o options) (*report, error) {
 	if _, err := p.luma("deploy", "--release", "zdt-0"); err != nil {
 		return nil, err
 	}
-	host := o.project + ".test"
-	l := newLoad(fmt.Sprintf("http://%s", net.JoinHostPort(o.addr, strconv.Itoa(o.port))), host, o.rate, o.mix, o.slowMS)
+	base := fmt.Sprintf("http://%s", net.JoinHostPort(o.addr, strconv.Itoa(o.port)))
+	if o.https {
+		base = fmt.Sprintf("https://%s", net.JoinHostPort(o.addr, strconv.Itoa(o.httpsPort)))
+	}
+	l := newLoad(base, host, o.rate, o.mix, o.slowMS)
+	if o.https {
+		l.useTLS(o.tls.clientConfig(host))
+	}
 	rep := &report{Options: describe(o)}
 	if o.baseline > 0 && o.rate > 0 {
 		start := time.Now()
@@ -208,6 +228,7 @@ func (p project) write(image string) error {
 %s
 proxy:
   http_port: %d
+%s
 apps:
   %s:
     image: %s
@@ -216,6 +237,7 @@ apps:
     proxy:
       hosts: [%q]
       app_port: 3000
+%s
     health_check:
       start_period: 5s
       interval: 1s
@@ -223,8 +245,22 @@ apps:
       retries: 3
     drain_timeout: 30s
     stop_timeout: 30s
-%s`, p.o.project, p.o.sshBlock, p.o.port, p.o.project, image, p.o.server, p.o.replicas, p.o.project+".test", p.env())
+%s`, p.o.project, p.o.sshBlock, p.o.port, p.httpsPort(), p.o.project, image, p.o.server, p.o.replicas, p.o.project+".test", p.ssl(), p.env())
 	return os.WriteFile(filepath.Join(p.dir, "luma.yml"), []byte(yml), 0o644)
+}
+
+func (p project) httpsPort() string {
+	if !p.o.https {
+		return ""
+	}
+	return fmt.Sprintf("  https_port: %d", p.o.httpsPort)
+}
+
+func (p project) ssl() string {
+	if !p.o.https {
+		return ""
+	}
+	return "      ssl: {certificate: ZDT_CERT, private_key: ZDT_KEY}\n      ssl_redirect: false"
 }
 
 // env sets the app's keep-alive timeout (examples/hello reads
@@ -318,6 +354,9 @@ func describe(o options) string {
 		o.server, o.replicas, o.rate, o.deploys, o.baseline, o.bursts, o.burstSize, o.burstGap, o.slowShare*100, o.slowMS, ka, o.mix.names)
 	if len(o.appEnv) > 0 {
 		d += " app-env=" + strings.Join(o.appEnv, ",")
+	}
+	if o.https {
+		d += fmt.Sprintf(" https(port %d, h2 on reused connections)", o.httpsPort)
 	}
 	return d
 }
