@@ -42,6 +42,7 @@ type ACMEOptions struct {
 // ACMEAddr with a certificate from a throwaway CA (CACertFile); its
 // management API and the DNS server are on 127.0.0.1 only.
 type ACME struct {
+	opts   ACMEOptions
 	dir    string // directory URL
 	caFile string
 	mgmt   string // pebble's management API, https://127.0.0.1:PORT
@@ -102,6 +103,7 @@ func StartACME(dir string, o ACMEOptions) (*ACME, error) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	a := &ACME{
+		opts:   o,
 		dir:    "https://" + listen + "/dir",
 		caFile: caFile,
 		mgmt:   "https://" + mgmt,
@@ -150,6 +152,9 @@ func NewACME(t testing.TB, o ACMEOptions) *ACME {
 	})
 	return a
 }
+
+// Options are the options in effect (defaults filled in).
+func (a *ACME) Options() ACMEOptions { return a.opts }
 
 // Directory is the ACME directory URL: https://10.231.0.1:PORT/dir.
 func (a *ACME) Directory() string { return a.dir }
