@@ -22,6 +22,8 @@ type Registry struct {
 	User     string
 	Password string
 	cmd      *exec.Cmd
+	bin      string
+	forwards []*exec.Cmd // ServeNamespaces' forwarders
 }
 
 // buildRegistry builds test/registry (its own module, so its dependencies
@@ -38,27 +40,45 @@ func buildRegistry(dir string) (string, error) {
 }
 
 // StartRegistry builds (into dir) and starts a registry on a free
-// 127.0.0.1 port with a random password; Stop ends it. For TestMain;
-// tests use NewRegistry.
-func StartRegistry(dir string) (*Registry, error) {
+// 127.0.0.1 port with a random password, also listening on the same port
+// of each IP in also (the host's ends of test servers' links, for
+// ServeNamespaces); Stop ends it. For TestMain; tests use NewRegistry.
+func StartRegistry(dir string, also ...string) (*Registry, error) {
 	bin, err := buildRegistry(dir)
 	if err != nil {
 		return nil, err
 	}
 	b := make([]byte, 12)
 	rand.Read(b)
-	r := &Registry{User: "luma", Password: hex.EncodeToString(b)}
-	r.cmd = exec.Command(bin, "-addr", "127.0.0.1:0", "-user", r.User, "-password-env", "REGISTRY_PASSWORD")
+	r := &Registry{User: "luma", Password: hex.EncodeToString(b), bin: bin}
+	args := []string{"-addr", "127.0.0.1:0", "-user", r.User, "-password-env", "REGISTRY_PASSWORD"}
+	for _, ip := range also {
+		args = append(args, "-also", ip)
+	}
+	r.cmd = exec.Command(bin, args...)
 	// The password goes through the environment, never argv.
 	r.cmd.Env = append(os.Environ(), "REGISTRY_PASSWORD="+r.Password)
-	out, err := r.cmd.StdoutPipe()
+	a, err := startPrinting(r.cmd)
 	if err != nil {
-		return nil, err
+		r.Stop()
+		return nil, fmt.Errorf("registry: %w", err)
 	}
-	if err := r.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start registry: %w", err)
+	r.Addr = a
+	return r, nil
+}
+
+// startPrinting starts cmd and returns the first line it prints: the
+// test registry prints its address once it listens.
+func startPrinting(cmd *exec.Cmd) (string, error) {
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
 	}
-	// The program prints its address once it listens.
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -72,23 +92,25 @@ func StartRegistry(dir string) (*Registry, error) {
 	select {
 	case a, ok := <-addr:
 		if !ok || !strings.HasPrefix(a, "127.") {
-			r.Stop()
-			return nil, fmt.Errorf("registry did not say where it listens (%q)", a)
+			cmd.Process.Kill()
+			cmd.Wait()
+			return "", fmt.Errorf("did not say where it listens (%q): %s", a, stderr.String())
 		}
-		r.Addr = a
+		return a, nil
 	case <-time.After(30 * time.Second):
-		r.Stop()
-		return nil, fmt.Errorf("registry did not start within 30s")
+		return "", fmt.Errorf("did not listen within 30s")
 	}
-	return r, nil
 }
 
-// Stop ends the registry and waits for it.
+// Stop ends the registry and its forwarders and waits for them.
 func (r *Registry) Stop() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		r.cmd.Process.Kill()
-		r.cmd.Wait()
+	for _, c := range append(r.forwards, r.cmd) {
+		if c != nil && c.Process != nil {
+			c.Process.Kill()
+			c.Wait()
+		}
 	}
+	r.forwards = nil
 }
 
 // NewRegistry starts a registry for the test and stops it at cleanup.
