@@ -57,6 +57,11 @@ apps:
 		if removed != (i == 3) {
 			t.Errorf("deploy r%d: pruning line present = %v\n%s", i, removed, r.Stdout)
 		}
+		// A release is the base's layers and labels: removing r1 frees no
+		// layer, the base image and r2, r3 hold them all.
+		if i == 3 && !strings.Contains(r.Stdout, "[localhost] Removed 1 old image of "+name+" (0 MB freed)") {
+			t.Errorf("deploy r3 claims to free bytes of layers that stay:\n%s", r.Stdout)
+		}
 	}
 	want := []string{repo + ":latest", repo + ":r2", repo + ":r3"}
 	if got := projectImages(t, project); !slices.Equal(got, want) {
