@@ -74,8 +74,12 @@ func Rate(n int64, d time.Duration) string {
 	return fmt.Sprintf("%.1f MB/s", float64(n)/1e6/d.Seconds())
 }
 
-// Done is the line that ends a transfer: "12.3 MB in 4.1 s, 3.0 MB/s".
+// Done is the line that ends a transfer: "12.3 MB in 4.1 s, 3.0 MB/s",
+// or that none was needed (the other end had every layer).
 func Done(p drivers.Progress, took time.Duration) string {
+	if p.Bytes == 0 {
+		return "every layer was there already, nothing transferred"
+	}
 	return fmt.Sprintf("%s in %.1f s, %s", mb(p.Bytes), took.Seconds(), Rate(p.Bytes, took))
 }
 

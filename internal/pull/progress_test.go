@@ -3,7 +3,6 @@ package pull
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +60,10 @@ func TestDone(t *testing.T) {
 	if got, want := Done(drivers.Progress{Bytes: 45_600_000}, 4*time.Second), "45.6 MB in 4.0 s, 11.4 MB/s"; got != want {
 		t.Errorf("Done = %q, want %q", got, want)
 	}
-	if got := Done(drivers.Progress{}, 0); got != fmt.Sprintf("0.0 MB in 0.0 s, %s", "too fast to time") {
+	if got := Done(drivers.Progress{Bytes: 1_000_000}, 0); got != "1.0 MB in 0.0 s, too fast to time" {
 		t.Errorf("Done of an instant = %q", got)
+	}
+	if got, want := Done(drivers.Progress{Layers: 3, Done: 3}, time.Second), "every layer was there already, nothing transferred"; got != want {
+		t.Errorf("Done of nothing pulled = %q, want %q", got, want)
 	}
 }
