@@ -140,7 +140,12 @@ func readProgress(ctx context.Context, r io.Reader) error {
 		}
 		switch {
 		case m.Status == "Downloading" || m.Status == "Pushing":
+			// A push counts the layer's tar headers past its size: capped,
+			// so the bytes never pass the total nor go back at the end.
 			l.cur, l.total = m.ProgressDetail.Current, m.ProgressDetail.Total
+			if l.total > 0 && l.cur > l.total {
+				l.cur = l.total
+			}
 		case m.Status == "Pull complete" || m.Status == "Pushed" || m.Status == "Already exists" ||
 			m.Status == "Layer already exists" || m.Status == "Download complete":
 			if l.total > 0 {
