@@ -67,7 +67,7 @@ func (ai *acmeIssuer) obtain(ctx context.Context, cfg drivers.ACME, host string)
 	if err != nil {
 		return nil, err
 	}
-	chain, _, err := cl.CreateOrderCert(ctx, order.FinalizeURL, csr, true)
+	chain, _, err := cl.CreateCertFromOrder(ctx, order, csr, true)
 	if err != nil {
 		return nil, fmt.Errorf("finalizing: %w", err)
 	}

@@ -128,11 +128,11 @@ func (s *server) setRoute(req protocol.Request) protocol.Response {
 }
 
 // routesChanged has the certificates follow the routes: hosts that
-// turned to HTTPS get theirs obtained in the background.
+// turned to HTTPS get theirs obtained in the background (the loop looks
+// again at when the next one is due).
 func (s *server) routesChanged() {
-	if s.certs.sync(s.router.snapshot()) {
-		s.acme.kick()
-	}
+	s.certs.sync(s.router.snapshot())
+	s.acme.kick()
 }
 
 // changed saves the state after a store op that succeeded.

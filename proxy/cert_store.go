@@ -97,13 +97,11 @@ func (cs *certStore) SetCustom(app, certPEM, keyPEM string, hosts []string) erro
 // sync makes the store serve exactly the HTTPS hosts of routes: hosts
 // that appear are loaded from disk when a certificate is there; hosts
 // that go stop being served (their files stay, for a route coming back).
-// It reports whether some host needs ACME work.
-func (cs *certStore) sync(routes []drivers.Route) bool {
+func (cs *certStore) sync(routes []drivers.Route) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	want := map[string]bool{}
 	apps := map[string]bool{}
-	work := false
 	for _, r := range routes {
 		if r.TLS == nil {
 			continue
@@ -116,9 +114,12 @@ func (cs *certStore) sync(routes []drivers.Route) bool {
 				hc = &hostCert{host: h, app: r.App, acme: r.TLS.ACME, ready: make(chan struct{})}
 				cs.hosts[h] = hc
 				cs.loadLocked(hc)
-			}
-			if hc.acme != nil && hc.needsWork(cs.now()) {
-				work = true
+				if hc.cert == nil {
+					// The deploy switches every server within moments:
+					// let the others' routes (and their relays) be there
+					// before the CA knocks on them.
+					hc.nextAttempt = cs.now().Add(orderSettle)
+				}
 			}
 		}
 		if _, ok := cs.custom[r.App]; !ok && r.TLS.ACME == nil {
@@ -137,7 +138,6 @@ func (cs *certStore) sync(routes []drivers.Route) bool {
 			delete(cs.custom, app)
 		}
 	}
-	return work
 }
 
 // forgetCustom deletes an app's own certificate (its route is removed).
@@ -247,10 +247,14 @@ func (cs *certStore) done(hc *hostCert, c *tls.Certificate, err error) {
 	hc.nextAttempt = cs.now().Add(retryDelay(hc.failures))
 }
 
-// retryDelay backs off after failures: 1 min, 2, 4 … up to an hour, so
-// a broken DNS record does not burn the CA's failed-validation limit.
+// orderSettle is how long a new HTTPS host waits before its first order.
+const orderSettle = 2 * time.Second
+
+// retryDelay backs off after failures: 30 s, 1 min, 2, 4 … up to an
+// hour, so a broken DNS record does not burn the CA's failed-validation
+// limit (Let's Encrypt: 5 per host and hour).
 func retryDelay(failures int) time.Duration {
-	d := time.Minute << min(failures-1, 6)
+	d := 30 * time.Second << min(failures-1, 7)
 	return min(d, time.Hour)
 }
 

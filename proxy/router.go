@@ -369,10 +369,24 @@ func (rt *Router) tlsOf(host string) *drivers.RouteTLS {
 }
 
 // peersOf returns the other proxies of the app serving host, which may
-// hold the answer to an ACME challenge for it.
+// hold the answer to an ACME challenge for it; for a host this proxy does
+// not serve (yet: its route may arrive a moment after another server's),
+// every peer of every HTTPS route.
 func (rt *Router) peersOf(host string) []string {
 	if t := rt.tlsOf(host); t != nil {
 		return t.Peers
 	}
-	return nil
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	var all []string
+	for _, svc := range rt.services {
+		if svc.tls != nil {
+			for _, p := range svc.tls.Peers {
+				if !slices.Contains(all, p) {
+					all = append(all, p)
+				}
+			}
+		}
+	}
+	return all
 }
