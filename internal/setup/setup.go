@@ -125,6 +125,11 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 	port := strconv.Itoa(opts.HTTPPort)
 	httpsPort := httpsLabel(opts.HTTPSPort)
 	old, err := e.Inspect(ctx, name)
+	if httpsPort == "" && err == nil {
+		// A project without HTTPS does not take the port away from one
+		// that has it on the same server.
+		httpsPort = old.Labels[naming.LabelHTTPSPort]
+	}
 	switch {
 	case errors.Is(err, drivers.ErrNotFound):
 	case err != nil:

@@ -252,3 +252,31 @@ func TestSetupReleaseBounded(t *testing.T) {
 		t.Fatalf("output:\n%s", rep.String())
 	}
 }
+
+// A project with HTTPS publishes https_port; another project's setup
+// without HTTPS on the same server leaves it published and changes
+// nothing.
+func TestSetupPublishesHTTPSAndKeepsIt(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	withTLS := opts(h, 8080)
+	withTLS.HTTPSPort = 8443
+	if err := Server(ctx, "s1", h, h, withTLS, &rep); err != nil {
+		t.Fatal(err)
+	}
+	spec, _, _ := h.Spec("luma-proxy")
+	if c, _ := h.Inspect(ctx, "luma-proxy"); strings.Join(spec.Ports, ",") != "8080:80,8443:443" || c.Labels["luma.https_port"] != "8443" {
+		t.Fatalf("ports %v, labels %v", spec.Ports, c.Labels)
+	}
+	creates := h.Calls("Create")
+	plain := opts(h, 8080)
+	plain.Project = "shop"
+	rep = lines{}
+	if err := Server(ctx, "s1", h, h, plain, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if h.Calls("Create") != creates || !strings.Contains(rep.String(), "up to date") {
+		t.Fatalf("a project without HTTPS replaced the proxy:\n%s", rep.String())
+	}
+}
