@@ -276,7 +276,7 @@ func TestSetupPublishesHTTPSAndKeepsIt(t *testing.T) {
 	if err := Server(ctx, "s1", h, h, plain, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if h.Calls("Create") != creates || !strings.Contains(rep.String(), "up to date") {
+	if h.Calls("Create") != creates || strings.Contains(rep.String(), "Replacing") {
 		t.Fatalf("a project without HTTPS replaced the proxy:\n%s", rep.String())
 	}
 }
