@@ -366,9 +366,9 @@ func (a *fapp) assertRolledBack(t *testing.T, r result, s spec, color, rel strin
 // load is a small background load of GETs through luma-proxy: keep-alive
 // clients and fresh-connection clients, counting failures by kind.
 type load struct {
-	host string
-	stop chan struct{}
-	wg   sync.WaitGroup
+	base, host string // base: scheme://authority of every request
+	stop       chan struct{}
+	wg         sync.WaitGroup
 
 	mu      sync.Mutex
 	ok      int
@@ -376,11 +376,17 @@ type load struct {
 	samples []string
 }
 
-// startLoad starts the load; stopLoad ends it.
+// startLoad starts the load over plain HTTP; end or check ends it.
 func startLoad(host string) *load {
-	l := &load{host: host, stop: make(chan struct{}), fails: map[string]int{}}
 	keepAlive := &http.Client{Timeout: 10 * time.Second}
 	fresh := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	return startLoadWith(fmt.Sprintf("http://127.0.0.1:%d", proxyPort), host, keepAlive, fresh)
+}
+
+// startLoadWith starts the load to base with the given clients (two
+// goroutines share keepAlive, one uses fresh).
+func startLoadWith(base, host string, keepAlive, fresh *http.Client) *load {
+	l := &load{base: base, host: host, stop: make(chan struct{}), fails: map[string]int{}}
 	for _, c := range []*http.Client{keepAlive, keepAlive, fresh} {
 		l.wg.Go(func() {
 			for {
@@ -398,7 +404,7 @@ func startLoad(host string) *load {
 }
 
 func (l *load) one(c *http.Client) {
-	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", proxyPort), nil)
+	req, _ := http.NewRequest("GET", l.base+"/", nil)
 	req.Host = l.host
 	resp, err := c.Do(req)
 	kind, detail := "", ""
