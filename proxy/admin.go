@@ -9,7 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/proxy/protocol"
@@ -42,7 +45,16 @@ func (s *server) adminHandler() http.Handler {
 func (s *server) handle(ctx context.Context, req protocol.Request) protocol.Response {
 	switch req.Op {
 	case protocol.OpPing:
-		return protocol.Response{Version: Version}
+		self, _ := os.Executable()
+		return protocol.Response{Version: Version, Revision: Revision, Binary: self, Supervised: IsChild()}
+	case protocol.OpUpgrade:
+		return errResponse(s.requestUpgrade(req.Path))
+	case protocol.OpUpgradeStatus:
+		st, err := readUpgradeStatus(s.opts.StatePath)
+		if err != nil {
+			return errResponse(fmt.Errorf("no upgrade on record: %w", err))
+		}
+		return protocol.Response{Upgrade: &st}
 	case protocol.OpProbe:
 		p := Probe(ctx, req.Target, req.Path, req.Timeout)
 		return protocol.Response{Probe: &p}
@@ -125,6 +137,21 @@ func (s *server) setRoute(req protocol.Request) protocol.Response {
 	resp := errResponse(s.persist())
 	resp.Route = &prev
 	return resp
+}
+
+// requestUpgrade asks the supervisor to hand over to the binary at path.
+func (s *server) requestUpgrade(path string) error {
+	if !IsChild() {
+		return errors.New("this luma-proxy runs without a supervisor and cannot be upgraded in place: replace its container")
+	}
+	if err := checkBinary(s.opts.StatePath, path); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(BinDir(s.opts.StatePath), "next"), []byte(path)); err != nil {
+		return fmt.Errorf("naming the next binary: %w", err)
+	}
+	s.logger.Info("upgrade requested", "binary", path)
+	return syscall.Kill(os.Getppid(), syscall.SIGHUP)
 }
 
 // routesChanged has the certificates follow the routes: hosts that

@@ -69,6 +69,7 @@ func (s *server) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 // HTTPS for hosts that have a certificate, then the app.
 func (s *server) httpHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.closeIfDraining(w, r)
 		if strings.HasPrefix(r.URL.Path, challengePrefix) {
 			s.serveChallenge(w, r)
 			return
@@ -86,6 +87,7 @@ func (s *server) httpHandler() http.Handler {
 // certificate, HSTS where asked, then the app.
 func (s *server) httpsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.closeIfDraining(w, r)
 		host := requestHost(r.Host)
 		t := s.router.tlsOf(host)
 		if t == nil || !s.certs.hasCertificate(host) {
@@ -135,4 +137,13 @@ func selfSigned() (*tls.Certificate, error) {
 	}
 	leaf, _ := x509.ParseCertificate(der)
 	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// closeIfDraining has a stopping proxy's HTTP/1 responses close their
+// connection, so the client's next request opens one to the successor
+// (WebSocket upgrades excepted: they must say Upgrade).
+func (s *server) closeIfDraining(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() && r.ProtoMajor == 1 && r.Header.Get("Upgrade") == "" {
+		w.Header().Set("Connection", "close")
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/luma-deploy/luma/proxy/protocol"
@@ -36,6 +37,21 @@ type Options struct {
 	// is done (30s).
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger // (text on stderr)
+	// Handover, when set, gives the listeners a supervisor opened (so a
+	// successor can accept on them while this process stops) and how the
+	// handover is reported.
+	Handover *Handover
+}
+
+// Handover is what a supervised proxy process gets from its supervisor.
+type Handover struct {
+	HTTP, HTTPS, Admin net.Listener // HTTPS may be nil
+	// TakeAdmin, when not nil, holds back the admin socket until it is
+	// closed: the process before this one still answers admin calls.
+	TakeAdmin <-chan struct{}
+	// Report is called with "serving" (traffic is accepted), "admin"
+	// (admin calls are) and "admin-closed" (stopping: no more admin calls).
+	Report func(event string)
 }
 
 func (o Options) withDefaults() Options {
@@ -70,6 +86,9 @@ func Run(ctx context.Context, opts Options) error {
 	opts = opts.withDefaults()
 	s := newServer(opts)
 	restored := s.load()
+	if h := opts.Handover; h != nil {
+		return s.serve(ctx, h.HTTP, h.HTTPS, h.Admin, restored)
+	}
 	httpLn, err := net.Listen("tcp", opts.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening for traffic: %w", err)
@@ -103,6 +122,9 @@ type server struct {
 	acme   *acmeLoop
 	// fallback is served to HTTPS hosts without a certificate.
 	fallback *tls.Certificate
+	// draining: the proxy is stopping; HTTP/1 responses close their
+	// connection so clients move to the successor.
+	draining atomic.Bool
 
 	saveMu sync.Mutex
 }
@@ -182,19 +204,21 @@ func (s *server) serve(ctx context.Context, httpLn, httpsLn, adminLn net.Listene
 	go func() { s.acme.run(watchCtx); close(acmeDone) }()
 	defer func() { <-acmeDone }()
 
+	conns := &connTracker{}
 	web := &http.Server{
 		Handler:           s.httpHandler(),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       75 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ConnState:         conns.track,
 		// No ReadTimeout/WriteTimeout: uploads, streams and WebSockets
 		// may last as long as the app wants.
 	}
 	admin := &http.Server{Handler: s.adminHandler(), ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
-	servers := []*http.Server{web, admin}
+	traffic := []*http.Server{web}
+	listeners := []net.Listener{httpLn}
 	errc := make(chan error, 3)
 	go func() { errc <- web.Serve(httpLn) }()
-	go func() { errc <- admin.Serve(adminLn) }()
 	httpsAddr := ""
 	if httpsLn != nil {
 		secure := &http.Server{
@@ -203,32 +227,93 @@ func (s *server) serve(ctx context.Context, httpLn, httpsLn, adminLn net.Listene
 			ReadHeaderTimeout: web.ReadHeaderTimeout,
 			IdleTimeout:       web.IdleTimeout,
 			ErrorLog:          web.ErrorLog,
+			ConnState:         conns.track,
 		}
-		servers = append(servers, secure)
+		traffic, listeners = append(traffic, secure), append(listeners, httpsLn)
 		go func() { errc <- secure.ServeTLS(httpsLn, "", "") }()
 		httpsAddr = httpsLn.Addr().String()
 	}
+	s.report("serving")
 	s.logger.Info("serving", "apps", httpLn.Addr().String(), "https", httpsAddr, "admin", adminLn.Addr().String(), "version", Version)
+	go func() {
+		if h := s.opts.Handover; h != nil && h.TakeAdmin != nil {
+			select {
+			case <-h.TakeAdmin:
+			case <-ctx.Done():
+				errc <- nil
+				return
+			}
+			// The process before this one has stopped answering and
+			// saved every change it made since this one read the state.
+			s.reloadStore()
+			s.logger.Info("took over the admin socket")
+		}
+		s.report("admin")
+		errc <- admin.Serve(adminLn)
+	}()
 
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	s.shutdown(servers...)
+	s.shutdown(admin, traffic, listeners, conns)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
 }
 
-// shutdown stops accepting and waits for requests in flight.
-func (s *server) shutdown(servers ...*http.Server) {
+// report tells the supervisor how the handover goes, if there is one.
+func (s *server) report(event string) {
+	if h := s.opts.Handover; h != nil && h.Report != nil {
+		h.Report(event)
+	}
+}
+
+// reloadStore re-reads the locks and records a previous process may have
+// changed after this one started.
+func (s *server) reloadStore() {
+	st, _, err := readState(s.opts.StatePath)
+	if err != nil {
+		s.logger.Error("re-reading state at the handover", "err", err)
+		return
+	}
+	s.store.restore(st.Locks, st.Records)
+}
+
+// idleGrace is how long a stopping proxy waits for HTTP/1 keep-alive
+// connections to carry one more request (answered with Connection:
+// close) or be closed by their clients, before it closes them: closing an
+// idle connection races with a client that is just sending on it.
+var idleGrace = 5 * time.Second
+
+// shutdown stops the proxy without losing a request: it stops answering
+// admin calls first (a successor may take them), then stops accepting
+// traffic (a successor accepts on the same sockets), answers every HTTP/1
+// request from now on with Connection: close, gives idle keep-alive
+// connections idleGrace to go, then shuts the servers down (HTTP/2
+// clients get GOAWAY and move) and lets requests in flight finish for up
+// to ShutdownTimeout.
+func (s *server) shutdown(admin *http.Server, traffic []*http.Server, listeners []net.Listener, conns *connTracker) {
 	s.logger.Info("shutting down, waiting for requests in flight", "up_to", s.opts.ShutdownTimeout)
+	actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := admin.Shutdown(actx); err != nil {
+		admin.Close()
+	}
+	acancel()
+	s.report("admin-closed")
+	s.draining.Store(true)
+	for _, ln := range listeners {
+		ln.Close()
+	}
+	if s.opts.Handover != nil { // a successor may be taking the sockets over
+		conns.waitIdleGone(idleGrace)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
-	for _, srv := range servers {
+	for _, srv := range traffic {
 		wg.Go(func() {
 			if err := srv.Shutdown(ctx); err != nil {
 				srv.Close()

@@ -37,7 +37,21 @@ func newProxyCmd(g *globals) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return proxy.Run(ctx, opts)
+			if proxy.IsChild() {
+				h, err := proxy.ChildHandover()
+				if err != nil {
+					return err
+				}
+				opts.Handover = h
+				return proxy.Run(ctx, opts)
+			}
+			// PID 1 of the container: it holds the sockets and runs the
+			// proxy as its child (proxy/supervisor.go).
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			return proxy.Supervise(ctx, proxy.SuperviseOptions{Options: opts, Self: self, Args: os.Args[1:]})
 		},
 	}
 	run.Flags().StringVar(&logFormat, "log-format", "text", "log lines as text (key=value) or json")

@@ -44,7 +44,20 @@ const (
 	// Certificate); it is checked against the hosts first.
 	OpSetCertificate = "set_certificate"
 	OpCertificates   = "certificates" // → Certificates, without keys
+	// OpUpgrade has the supervisor start the binary at Path (in the
+	// state volume's bin directory) beside this proxy and hand over to
+	// it; ping answers with the new Binary once it took over.
+	OpUpgrade       = "upgrade"
+	OpUpgradeStatus = "upgrade_status" // → Upgrade: the last upgrade's outcome
 )
+
+// UpgradeStatus is the outcome of the last upgrade.
+type UpgradeStatus struct {
+	Binary string    `json:"binary"`
+	OK     bool      `json:"ok"`
+	Error  string    `json:"error,omitempty"`
+	At     time.Time `json:"at"`
+}
 
 // Request is one admin call.
 type Request struct {
@@ -86,6 +99,12 @@ type Response struct {
 	Records   []machine.Record `json:"records,omitempty"`
 	Locks     []drivers.Lock   `json:"locks,omitempty"`
 	Version   string           `json:"version,omitempty"`
+	// Revision and Binary identify the proxy that answered a ping: its
+	// code's revision and the executable it runs.
+	Revision   int            `json:"revision,omitempty"`
+	Binary     string         `json:"binary,omitempty"`
+	Supervised bool           `json:"supervised,omitempty"`
+	Upgrade    *UpgradeStatus `json:"upgrade,omitempty"`
 
 	Certificates []drivers.Certificate `json:"certificates,omitempty"`
 }
