@@ -174,6 +174,14 @@ func TestHTTPSACME(t *testing.T) {
 	if v := versionHTTPS(t, hc, p.host); v["version"] != "v1" {
 		t.Errorf("HTTPS serves %v, want v1", v)
 	}
+	if resp, err := hc.Get("https://" + p.host + "/up"); err != nil {
+		t.Errorf("GET https://%s/up: %v", p.host, err)
+	} else {
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Errorf("HTTPS answered over %s, want HTTP/2", resp.Proto)
+		}
+	}
 
 	// Plain HTTP: 308 to the same path on the HTTPS port.
 	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/version?x=1", proxyPort), nil)
@@ -210,6 +218,22 @@ func TestHTTPSACME(t *testing.T) {
 			t.Fatalf("after the restart: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Setup of another project without ssl leaves the HTTPS port (and
+	// the proxy) as they are.
+	plain := newHTTPSProject(t, "e2ehttpsplain", "webplain", "e2e-plain.luma.test")
+	plain.ssl = "false"
+	plain.write(t, v1)
+	r = mustLuma(t, plain.dir, "setup")
+	if strings.Contains(r.Stdout, "Replacing luma-proxy") {
+		t.Errorf("setup without ssl replaced luma-proxy")
+	}
+	if got := docker(t, "port", "luma-proxy", "443/tcp"); !strings.Contains(got, fmt.Sprintf(":%d", httpsPort)) {
+		t.Errorf("after a setup without ssl luma-proxy publishes 443 on %q, want %d", got, httpsPort)
+	}
+	if _, err := testenv.VerifyServed(httpsAddr, p.host, roots); err != nil {
+		t.Errorf("after a setup without ssl: %v", err)
 	}
 
 	// A deploy under HTTPS load (HTTP/2 on kept connections, HTTP/1.1 on
