@@ -63,6 +63,14 @@ type Containers interface {
 	List(ctx context.Context, labels map[string]string) ([]Container, error)
 }
 
+// Files puts files into containers: luma-proxy's next binary onto its
+// state volume, for an upgrade in place.
+type Files interface {
+	// PutFile writes content (mode) at dir/name in the container; dir
+	// must exist, name may hold subdirectories, which are created.
+	PutFile(ctx context.Context, container, dir, name string, content []byte, mode int64) error
+}
+
 // Networks manages networks on one server.
 type Networks interface {
 	// EnsureNetwork creates a bridge network unless it exists.
@@ -240,6 +248,33 @@ type Router interface {
 	SetCertificate(ctx context.Context, app string, c OwnCertificate) error
 	// Certificates reports every HTTPS host's certificate.
 	Certificates(ctx context.Context) ([]Certificate, error)
+}
+
+// ProxyInfo is what a running luma-proxy says of itself.
+type ProxyInfo struct {
+	Version  string
+	Revision int    // of its code: luma setup upgrades when it differs from the CLI's
+	Binary   string // the executable it runs
+	// Supervised: it runs under the supervisor of its container, so it
+	// can be upgraded in place (Upgrade); older ones must be replaced.
+	Supervised bool
+}
+
+// UpgradeStatus is the outcome of a luma-proxy's last upgrade in place.
+type UpgradeStatus struct {
+	Binary string    `json:"binary"`
+	OK     bool      `json:"ok"`
+	Error  string    `json:"error,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// ProxyAdmin upgrades luma-proxy in place.
+type ProxyAdmin interface {
+	Info(ctx context.Context) (ProxyInfo, error)
+	// Upgrade asks the supervisor to hand over to the binary at path (in
+	// the state volume's bin directory); Info names it once it serves.
+	Upgrade(ctx context.Context, path string) error
+	UpgradeStatus(ctx context.Context) (UpgradeStatus, error)
 }
 
 // OwnCertificate is an app's own certificate chain and private key, PEM,

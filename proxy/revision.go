@@ -1,10 +1,24 @@
 package proxy
 
+import "strconv"
+
 // Revision identifies the proxy's behaviour and admin protocol. luma setup
 // upgrades a server's luma-proxy only when its revision differs from this
 // one, so a luma release that does not touch the proxy leaves it alone.
 // TestRevisionFollowsSource fails when the proxy's source changed and
-// Revision did not: bump it, then run
+// revision did not: bump it, then run
 //
 //	go test ./proxy -run TestRevisionFollowsSource -update
-const Revision = 2
+var Revision = revision
+
+const revision = 2
+
+// revisionOverride, set with -ldflags "-X ...proxy.revisionOverride=N",
+// gives a test build another revision, to upgrade to and from.
+var revisionOverride string
+
+func init() {
+	if n, err := strconv.Atoi(revisionOverride); err == nil {
+		Revision = n
+	}
+}

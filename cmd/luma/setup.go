@@ -16,6 +16,7 @@ import (
 type setupOptions struct {
 	servers         []string
 	restartServices bool
+	dryRun          bool
 }
 
 func newSetupCmd(g *globals) *cobra.Command {
@@ -29,6 +30,7 @@ func newSetupCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&opts.restartServices, "restart-services", false, "recreate services whose configuration changed (brief downtime; volumes are kept)")
+	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "say what would change on each server's luma-proxy and why; change nothing")
 	return cmd
 }
 
@@ -78,7 +80,7 @@ func runSetup(ctx context.Context, g *globals, opts *setupOptions) error {
 	return setup.Run(ctx, setup.RunOptions{
 		Config: cfg, Servers: targets, Services: services, Source: source, Exe: exe,
 		DefaultProxyImage: setup.PublishedProxyImage(version()), Registry: registry,
-		Holder: naming.Holder() + " (setup)", RestartServices: opts.restartServices,
+		Holder: naming.Holder() + " (setup)", RestartServices: opts.restartServices, DryRun: opts.dryRun,
 		Limit: fleet.MaxParallel, Out: g.out,
 	})
 }

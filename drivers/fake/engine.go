@@ -127,6 +127,9 @@ func (h *Host) Remove(ctx context.Context, name string) error {
 		h.checkStop(c, "removed")
 		delete(h.containers, name)
 	}
+	if name == "luma-proxy" { // its successor runs its own image's binary
+		h.proxyInfo = drivers.ProxyInfo{}
+	}
 	return nil
 }
 
@@ -585,4 +588,24 @@ func (h *Host) Crash(name string, code int) {
 	if c, ok := h.containers[name]; ok {
 		c.State, c.ExitCode = "exited", code
 	}
+}
+
+// SetLabels changes a container's labels, as a container made by an older
+// luma would carry them (an empty value removes the label).
+func (h *Host) SetLabels(name string, labels map[string]string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.containers[name]
+	if !ok {
+		return
+	}
+	l := maps.Clone(c.Labels)
+	for k, v := range labels {
+		if v == "" {
+			delete(l, k)
+		} else {
+			l[k] = v
+		}
+	}
+	c.Labels = l
 }

@@ -41,16 +41,21 @@ type Host struct {
 	registries  map[string]*Registry         // host[:port] → registry reachable from here (UseRegistry)
 	routes      map[string]drivers.Route
 	certs       map[string]drivers.OwnCertificate // app → its own certificate
-	log         map[string][]RouteChange
-	seq         int
-	violations  []string
-	inFlight    map[string]int
-	locks       map[string]drivers.Lock
-	records     map[string]machine.Record
-	calls       map[string]int
-	faults      []*fault
-	behaviors   []Behavior
-	nextID      int
+	files       map[string]File                   // "container:path" → PutFile's
+	// luma-proxy upgraded in place (proxyadmin.go)
+	proxyInfo       drivers.ProxyInfo
+	upgrade         drivers.UpgradeStatus
+	upgradeRevision int
+	log             map[string][]RouteChange
+	seq             int
+	violations      []string
+	inFlight        map[string]int
+	locks           map[string]drivers.Lock
+	records         map[string]machine.Record
+	calls           map[string]int
+	faults          []*fault
+	behaviors       []Behavior
+	nextID          int
 	// imageCreated holds every image, tagged or not: image ID → when it
 	// was made (by the host's clock; a load keeps the source's time).
 	imageCreated map[string]imageTime

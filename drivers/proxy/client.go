@@ -243,3 +243,24 @@ func (c *Client) Certificates(ctx context.Context) ([]drivers.Certificate, error
 	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpCertificates})
 	return resp.Certificates, err
 }
+
+// Info reports the proxy's version, revision and binary.
+func (c *Client) Info(ctx context.Context) (drivers.ProxyInfo, error) {
+	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpPing})
+	return drivers.ProxyInfo{Version: resp.Version, Revision: resp.Revision, Binary: resp.Binary, Supervised: resp.Supervised}, err
+}
+
+// Upgrade asks the proxy's supervisor to hand over to the binary at path.
+func (c *Client) Upgrade(ctx context.Context, path string) error {
+	_, err := c.call(ctx, protocol.Request{Op: protocol.OpUpgrade, Path: path})
+	return err
+}
+
+// UpgradeStatus is the outcome of the last upgrade in place.
+func (c *Client) UpgradeStatus(ctx context.Context) (drivers.UpgradeStatus, error) {
+	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpUpgradeStatus})
+	if err != nil || resp.Upgrade == nil {
+		return drivers.UpgradeStatus{}, err
+	}
+	return *resp.Upgrade, nil
+}

@@ -234,5 +234,5 @@ func (c *Client) Close() error {
 // with the same effect: SetRoute would report the new route as the one it
 // replaced, and Lock would lose that it took over an expired lease.
 func replayable(op string) bool {
-	return op != protocol.OpSetRoute && op != protocol.OpLock
+	return op != protocol.OpSetRoute && op != protocol.OpLock && op != protocol.OpUpgrade
 }

@@ -27,6 +27,12 @@ const (
 	// LabelHTTPSPort is the host port luma-proxy publishes for HTTPS
 	// ("" when no app of the project is served over HTTPS).
 	LabelHTTPSPort = "luma.https_port"
+	// LabelProxyRevision is the revision of the proxy code luma-proxy's
+	// container was created with (an upgrade in place may run a newer
+	// one: ask the proxy); LabelProxySupervised marks a container whose
+	// PID 1 is the supervisor that can upgrade it in place.
+	LabelProxyRevision   = "luma.proxy_revision"
+	LabelProxySupervised = "luma.proxy_supervised"
 )
 
 // RoleProxy is the LabelRole of luma-proxy.

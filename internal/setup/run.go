@@ -10,6 +10,7 @@ import (
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/internal/config"
+	"github.com/luma-deploy/luma/proxy"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -17,7 +18,7 @@ import (
 type Target struct {
 	Name   string
 	Engine Engine
-	Proxy  drivers.Proxy
+	Proxy  Proxy
 }
 
 // RunOptions is `luma setup` for a project, without the CLI.
@@ -36,7 +37,8 @@ type RunOptions struct {
 	Registry          *drivers.RegistryAuth // the project's registry, for the proxy image
 	Holder            string
 	RestartServices   bool
-	Limit             int // servers set up at once
+	DryRun            bool // say what would change, change nothing
+	Limit             int  // servers set up at once
 	Out               Reporter
 }
 
@@ -69,7 +71,7 @@ func runServer(ctx context.Context, s Target, opts RunOptions) error {
 	so := Options{
 		Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, HTTPSPort: httpsPort(cfg), ProxyImage: cfg.Proxy.Image,
 		DefaultProxyImage: opts.DefaultProxyImage, Registry: opts.Registry,
-		Exe: opts.Exe, Holder: opts.Holder,
+		Exe: opts.Exe, Holder: opts.Holder, Revision: proxy.Revision, DryRun: opts.DryRun,
 	}
 	for _, a := range cfg.Apps {
 		if slices.Contains(a.Servers, s.Name) {
@@ -78,6 +80,9 @@ func runServer(ctx context.Context, s Target, opts RunOptions) error {
 	}
 	if err := Server(ctx, s.Name, s.Engine, s.Proxy, so, opts.Out); err != nil {
 		return err
+	}
+	if opts.DryRun {
+		return nil
 	}
 	if err := Services(ctx, s.Name, s.Engine, opts.Source, opts.Services[s.Name], opts.RestartServices, opts.Out); err != nil {
 		return err

@@ -27,6 +27,11 @@ type Options struct {
 	HTTPPort int
 	// HTTPSPort is published for HTTPS when some app has ssl (0: not).
 	HTTPSPort int
+	// Revision is the proxy code's revision in this luma (proxy.Revision):
+	// a running luma-proxy of another revision is upgraded.
+	Revision int
+	// DryRun says what setup would do, and changes nothing.
+	DryRun bool
 	// ProxyImage is proxy.image from luma.yml: the luma-proxy image to
 	// pull when this luma binary cannot become it (another OS or CPU, or
 	// dynamically linked). "": DefaultProxyImage.
@@ -53,26 +58,64 @@ type Reporter interface {
 // Engine is what setup needs of a server's engine.
 type Engine interface {
 	drivers.Containers
+	drivers.Files
 	drivers.Networks
 	drivers.Images
 	Platform(ctx context.Context) (string, error)
 }
 
+// Proxy is what setup needs of a server's luma-proxy.
+type Proxy interface {
+	drivers.Proxy
+	drivers.ProxyAdmin
+}
+
 // Server sets up one server. It is idempotent: a second run with the same
-// luma binary changes nothing.
-func Server(ctx context.Context, server string, e Engine, p drivers.Proxy, opts Options, rep Reporter) error {
-	image, err := ensureImage(ctx, server, e, opts, rep)
+// luma binary changes nothing, and a luma binary whose proxy code did not
+// change (proxy.Revision) leaves luma-proxy alone.
+func Server(ctx context.Context, server string, e Engine, p Proxy, opts Options, rep Reporter) error {
+	pl, err := planProxy(ctx, e, p, opts)
 	if err != nil {
 		return err
+	}
+	if opts.DryRun {
+		rep.Printf(server, "%s", pl.words())
+		return nil
 	}
 	network := naming.Network(opts.Project)
 	if err := e.EnsureNetwork(ctx, network, map[string]string{naming.LabelProject: opts.Project}); err != nil {
 		return fmt.Errorf("create network %s: %w", network, err)
 	}
-	if err := ensureProxy(ctx, server, e, p, image, network, opts, rep); err != nil {
-		return err
+	switch pl.kind {
+	case planUpToDate, planUpgrade:
+		if err := joinNetwork(ctx, server, e, pl.old, network, rep); err != nil {
+			return err
+		}
+		if pl.kind == planUpToDate {
+			rep.Printf(server, "%s is up to date (revision %d)", proxyclient.ContainerName, pl.info.Revision)
+			return nil
+		}
+		if err := upgradeInPlace(ctx, server, e, p, pl, opts, rep); err != nil {
+			return err
+		}
+	default:
+		image, err := ensureImage(ctx, server, e, opts, rep)
+		if err != nil {
+			return err
+		}
+		if err := ensureProxy(ctx, server, e, p, image, network, pl, opts, rep); err != nil {
+			return err
+		}
 	}
 	return waitReady(ctx, p)
+}
+
+func joinNetwork(ctx context.Context, server string, e Engine, c drivers.Container, network string, rep Reporter) error {
+	if _, ok := c.Networks[network]; ok {
+		return nil
+	}
+	rep.Printf(server, "Joining %s to %s...", proxyclient.ContainerName, network)
+	return e.Connect(ctx, network, proxyclient.ContainerName, nil)
 }
 
 // ensureImage builds the proxy image on the server from the luma binary
@@ -115,33 +158,15 @@ func ensureImage(ctx context.Context, server string, e Engine, opts Options, rep
 	return tag, nil
 }
 
-// ensureProxy starts luma-proxy, or replaces one that runs another image or
-// publishes another port. A replaced proxy keeps its state volume and
-// rejoins every network the old one was on, so other projects on the server
-// keep being served. It never replaces a proxy while a deploy holds a lock:
-// that deploy's switch and drain run through it.
-func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, image, network string, opts Options, rep Reporter) (err error) {
+// ensureProxy starts luma-proxy, or replaces its container (pl says
+// why). A replaced proxy keeps its state volume and rejoins every network
+// the old one was on, so other projects on the server keep being served.
+// It never replaces a proxy while a deploy holds a lock: that deploy's
+// switch and drain run through it.
+func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, image, network string, pl proxyPlan, opts Options, rep Reporter) (err error) {
 	name := proxyclient.ContainerName
-	port := strconv.Itoa(opts.HTTPPort)
-	httpsPort := httpsLabel(opts.HTTPSPort)
-	old, err := e.Inspect(ctx, name)
-	if httpsPort == "" && err == nil {
-		// A project without HTTPS does not take the port away from one
-		// that has it on the same server.
-		httpsPort = old.Labels[naming.LabelHTTPSPort]
-	}
-	switch {
-	case errors.Is(err, drivers.ErrNotFound):
-	case err != nil:
-		return err
-	case old.Image == image && old.Labels[naming.LabelHTTPPort] == port && old.Labels[naming.LabelHTTPSPort] == httpsPort && old.Running():
-		if _, ok := old.Networks[network]; !ok {
-			rep.Printf(server, "Joining %s to %s...", name, network)
-			return e.Connect(ctx, network, name, nil)
-		}
-		rep.Printf(server, "%s is up to date (%s)", name, image)
-		return nil
-	default:
+	port, httpsPort, old := pl.port, pl.httpsPort, pl.old
+	if pl.kind == planReplace {
 		if old.Running() {
 			release, err := holdLocks(ctx, p, opts)
 			if err != nil {
@@ -156,8 +181,8 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 				release(server, rep)
 			}()
 		}
-		rep.Printf(server, "Replacing %s (%s, %s → %s, %s)...", name, old.Image,
-			portsOf(old.Labels[naming.LabelHTTPPort], old.Labels[naming.LabelHTTPSPort]), image, portsOf(port, httpsPort))
+		rep.Printf(server, "Replacing %s (%s, %s → %s, %s): %s...", name, old.Image,
+			portsOf(old.Labels[naming.LabelHTTPPort], old.Labels[naming.LabelHTTPSPort]), image, portsOf(port, httpsPort), pl.why)
 		if err := e.Stop(ctx, name, proxyStopTimeout); err != nil && !errors.Is(err, drivers.ErrNotFound) {
 			return fmt.Errorf("stop old %s: %w", name, err)
 		}
@@ -166,7 +191,8 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 		}
 	}
 	rep.Printf(server, "Starting %s on %s...", name, portsOf(port, httpsPort))
-	labels := map[string]string{naming.LabelRole: naming.RoleProxy, naming.LabelHTTPPort: port}
+	labels := map[string]string{naming.LabelRole: naming.RoleProxy, naming.LabelHTTPPort: port,
+		naming.LabelProxyRevision: strconv.Itoa(opts.Revision), naming.LabelProxySupervised: "1"}
 	ports := []string{port + ":80"}
 	if httpsPort != "" {
 		labels[naming.LabelHTTPSPort] = httpsPort
@@ -214,8 +240,10 @@ func portsOf(http, https string) string {
 }
 
 const (
-	// proxyStopTimeout is above the proxy's own 30 s graceful shutdown.
-	proxyStopTimeout = 35 * time.Second
+	// proxyStopTimeout is above the proxy's own graceful stop: up to 5 s
+	// for admin calls, 5 s for idle keep-alive connections, 30 s for
+	// requests in flight.
+	proxyStopTimeout = 45 * time.Second
 	// readyTimeout is how long a new proxy may take to answer.
 	readyTimeout = 15 * time.Second
 )

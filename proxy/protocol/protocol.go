@@ -52,12 +52,7 @@ const (
 )
 
 // UpgradeStatus is the outcome of the last upgrade.
-type UpgradeStatus struct {
-	Binary string    `json:"binary"`
-	OK     bool      `json:"ok"`
-	Error  string    `json:"error,omitempty"`
-	At     time.Time `json:"at"`
-}
+type UpgradeStatus = drivers.UpgradeStatus
 
 // Request is one admin call.
 type Request struct {

@@ -1,0 +1,36 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// PutFile writes content at dir/name in the container through the
+// Engine's archive API (the container need not run; a volume mounted at
+// dir receives it).
+func (e *Engine) PutFile(ctx context.Context, container, dir, name string, content []byte, mode int64) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	name = path.Clean(strings.TrimPrefix(name, "/"))
+	parts := strings.Split(name, "/")
+	for i := 1; i < len(parts); i++ { // parent directories first
+		tw.WriteHeader(&tar.Header{Name: strings.Join(parts[:i], "/") + "/", Mode: 0o700, Typeflag: tar.TypeDir, ModTime: time.Now()})
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(content)), Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(content); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	_, err := e.cli.CopyToContainer(ctx, container, client.CopyToContainerOptions{DestinationPath: dir, Content: &buf})
+	return wrap(err, "copy "+name+" into "+container)
+}

@@ -1,0 +1,146 @@
+package setup
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/luma-deploy/luma/drivers/fake"
+	"github.com/luma-deploy/luma/internal/naming"
+)
+
+func revOpts(h *fake.Host, rev int) Options {
+	o := opts(h, 8080)
+	o.Revision, o.Apps = rev, []string{"web"}
+	return o
+}
+
+// A luma whose proxy revision differs upgrades luma-proxy in place: the
+// binary goes onto the state volume, the supervisor hands over, no
+// container is created or stopped, and the deploy locks are held through
+// it and released after.
+func TestSetupUpgradesInPlace(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	if err := Server(ctx, "s1", h, h, revOpts(h, 1), &rep); err != nil {
+		t.Fatal(err)
+	}
+	creates, stops := h.Calls("Create"), h.Calls("Stop")
+	h.SetUpgradeRevision(2)
+	rep = lines{}
+	locksBefore := h.Calls("Lock")
+	if err := Server(ctx, "s1", h, h, revOpts(h, 2), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, rep.String())
+	}
+	if h.Calls("Create") != creates || h.Calls("Stop") != stops {
+		t.Errorf("the container was replaced:\n%s", rep.String())
+	}
+	info, _ := h.Info(ctx)
+	if info.Revision != 2 || !strings.HasPrefix(info.Binary, "/var/lib/luma-proxy/bin/luma-") {
+		t.Errorf("proxy %+v", info)
+	}
+	if f, ok := h.FileOf("luma-proxy", info.Binary); !ok || f.Mode != 0o755 || len(f.Content) == 0 {
+		t.Errorf("binary %s not copied in: %+v", info.Binary, f)
+	}
+	if !strings.Contains(rep.String(), "Upgrading luma-proxy in place (revision 1 → 2)") || !strings.Contains(rep.String(), "upgraded to revision 2 with no restart") {
+		t.Errorf("lines:\n%s", rep.String())
+	}
+	if h.Calls("Lock") == locksBefore {
+		t.Error("no deploy lock was held during the upgrade")
+	}
+	if locks, _ := h.Locks(ctx); len(locks) != 0 {
+		t.Errorf("locks left: %+v", locks)
+	}
+
+	// The same revision in another binary: nothing to do.
+	rep = lines{}
+	if err := Server(ctx, "s1", h, h, revOpts(h, 2), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep.String(), "up to date (revision 2)") || h.Calls("PutFile") != 1 {
+		t.Errorf("second run:\n%s", rep.String())
+	}
+}
+
+// A new binary that fails to take over leaves the old proxy serving; the
+// run says so and fails, and the locks are released.
+func TestSetupFailedUpgradeKeepsTheOld(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	if err := Server(ctx, "s1", h, h, revOpts(h, 1), &rep); err != nil {
+		t.Fatal(err)
+	}
+	h.Inject(fake.Fault{Op: "Upgrade"})
+	rep = lines{}
+	err := Server(ctx, "s1", h, h, revOpts(h, 2), &rep)
+	if err == nil || !strings.Contains(err.Error(), "luma-proxy was not upgraded, the running one keeps serving") {
+		t.Fatalf("err %v\n%s", err, rep.String())
+	}
+	if info, _ := h.Info(ctx); info.Revision != 1 || info.Binary != "/luma" {
+		t.Errorf("proxy %+v", info)
+	}
+	if locks, _ := h.Locks(ctx); len(locks) != 0 {
+		t.Errorf("locks left: %+v", locks)
+	}
+}
+
+// A luma-proxy from before the supervisor is replaced once, and says why.
+func TestSetupReplacesAnUnsupervisedProxy(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	if err := Server(ctx, "s1", h, h, revOpts(h, 1), &rep); err != nil {
+		t.Fatal(err)
+	}
+	h.SetLabels("luma-proxy", map[string]string{naming.LabelProxySupervised: "", naming.LabelProxyRevision: ""})
+	rep = lines{}
+	if err := Server(ctx, "s1", h, h, revOpts(h, 2), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep.String(), "predates upgrades in place") {
+		t.Errorf("lines:\n%s", rep.String())
+	}
+	if c, _ := h.Inspect(ctx, "luma-proxy"); c.Labels[naming.LabelProxySupervised] != "1" || c.Labels[naming.LabelProxyRevision] != "2" {
+		t.Errorf("labels %v", c.Labels)
+	}
+}
+
+// A dry run says what would change and why, and changes nothing.
+func TestSetupDryRun(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	o := revOpts(h, 1)
+	o.DryRun = true
+	if err := Server(ctx, "s1", h, h, o, &rep); err != nil || !strings.Contains(rep.String(), "Would start luma-proxy on port 8080") {
+		t.Fatalf("%v\n%s", err, rep.String())
+	}
+	if h.Calls("Create")+h.Calls("EnsureNetwork")+h.Calls("BuildImage") != 0 {
+		t.Fatal("a dry run changed the server")
+	}
+	if err := Server(ctx, "s1", h, h, revOpts(h, 1), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		o    func(*Options)
+		want string
+	}{
+		{func(o *Options) {}, "luma-proxy is up to date (revision 1): nothing to change"},
+		{func(o *Options) { o.Revision = 2 }, "Would upgrade luma-proxy in place (revision 1 → 2), under the deploy locks, losing no request"},
+		{func(o *Options) { o.HTTPPort = 9090 }, "Would replace luma-proxy, under the deploy locks: port 8080 → port 9090; published ports change only with a new container"},
+	} {
+		o := revOpts(h, 1)
+		o.DryRun = true
+		c.o(&o)
+		rep = lines{}
+		before := h.Calls("Create") + h.Calls("PutFile") + h.Calls("Upgrade") + h.Calls("Lock")
+		if err := Server(ctx, "s1", h, h, o, &rep); err != nil || !strings.Contains(rep.String(), c.want) {
+			t.Errorf("%v\n%s\nwant %q", err, rep.String(), c.want)
+		}
+		if h.Calls("Create")+h.Calls("PutFile")+h.Calls("Upgrade")+h.Calls("Lock") != before {
+			t.Error("a dry run changed the server")
+		}
+	}
+}
