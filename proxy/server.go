@@ -52,6 +52,10 @@ type Handover struct {
 	// Report is called with "serving" (traffic is accepted), "admin"
 	// (admin calls are) and "admin-closed" (stopping: no more admin calls).
 	Report func(event string)
+	// Successor is set when this process stops for a successor that
+	// accepts on the same sockets (SIGUSR2), not for good (SIGTERM): only
+	// then is it worth waiting for idle keep-alive connections to move.
+	Successor atomic.Bool
 }
 
 func (o Options) withDefaults() Options {
@@ -307,7 +311,7 @@ func (s *server) shutdown(admin *http.Server, traffic []*http.Server, listeners 
 	for _, ln := range listeners {
 		ln.Close()
 	}
-	if s.opts.Handover != nil { // a successor may be taking the sockets over
+	if h := s.opts.Handover; h != nil && h.Successor.Load() { // it accepts on the same sockets
 		conns.waitIdleGone(idleGrace)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)

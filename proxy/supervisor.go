@@ -29,8 +29,8 @@ import (
 //     meanwhile wait in the sockets' backlog instead of being refused.
 //
 // Children speak to it over a pipe (one word per line: serving, admin,
-// admin-closed); it speaks to them with signals: SIGTERM stop, SIGUSR1
-// take the admin socket.
+// admin-closed); it speaks to them with signals: SIGUSR2 stop for a
+// successor, SIGTERM stop for good, SIGUSR1 take the admin socket.
 
 // Environment of a supervised child.
 const (
@@ -89,7 +89,7 @@ func Supervise(ctx context.Context, o SuperviseOptions) error {
 		return err
 	}
 	defer closeAll()
-	sv := &supervisor{o: o, log: log, files: files}
+	sv := &supervisor{o: o, log: log, files: files, closeAll: closeAll}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -97,9 +97,10 @@ func Supervise(ctx context.Context, o SuperviseOptions) error {
 }
 
 type supervisor struct {
-	o     SuperviseOptions
-	log   *slog.Logger
-	files []*os.File // HTTP, HTTPS (nil), admin
+	o        SuperviseOptions
+	log      *slog.Logger
+	files    []*os.File // HTTP, HTTPS (nil), admin
+	closeAll func()     // closes the supervisor's own sockets
 }
 
 func (sv *supervisor) loop(ctx context.Context, hup <-chan os.Signal) error {
@@ -112,6 +113,10 @@ func (sv *supervisor) loop(ctx context.Context, hup <-chan os.Signal) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// For good: let the sockets close as soon as the children
+			// stop accepting, so new connections are refused at once
+			// rather than wait in a backlog nobody will read.
+			sv.closeAll()
 			sv.stopAll(append(old, cur))
 			return nil
 		case <-hup:
@@ -169,7 +174,7 @@ func (sv *supervisor) upgrade(ctx context.Context, cur *child) (*child, error) {
 		return nil, fmt.Errorf("the new proxy did not start serving: %w", err)
 	}
 	// Both accept traffic now; cur stops taking it and admin calls.
-	cur.proc.Signal(syscall.SIGTERM)
+	cur.proc.Signal(syscall.SIGUSR2)
 	if err := await(ctx, cur, "admin-closed", deadline.C); err != nil && !errors.Is(err, errExited) {
 		sv.log.Warn("the old proxy did not say it stopped taking admin calls", "err", err)
 	}
@@ -425,6 +430,26 @@ func openListeners(o Options) ([]*os.File, func(), error) {
 			}
 		}
 	}, nil
+}
+
+// ChildContext is done when the supervisor stops the child: SIGTERM (for
+// good) or SIGUSR2 (for a successor, which h records).
+func ChildContext(parent context.Context, h *Handover) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR2)
+	go func() {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGUSR2 {
+				h.Successor.Store(true)
+			}
+			cancel()
+		case <-ctx.Done():
+		}
+		signal.Stop(sigs)
+	}()
+	return ctx, cancel
 }
 
 // ChildHandover is the Handover of a supervised child: the inherited

@@ -49,6 +49,10 @@ type options struct {
 	https     bool
 	httpsPort int
 	tls       *benchTLS
+	// upgradeLuma, when set, makes each round a `luma setup` with this
+	// binary and -luma in turn (a luma upgrade and back) instead of a
+	// deploy.
+	upgradeLuma string
 }
 
 func main() {
@@ -84,6 +88,7 @@ func main() {
 	flag.StringVar(&o.proxyLogs, "proxy-logs", "luma-proxy", `container whose error/upstream log lines to report, on the engine of the docker CLI ("" to skip)`)
 	flag.BoolVar(&o.https, "https", false, "serve the app over HTTPS with its own certificate and send the load there (HTTP/2 on reused connections)")
 	flag.IntVar(&o.httpsPort, "https-port", 8443, "luma-proxy's HTTPS port, with -https")
+	flag.StringVar(&o.upgradeLuma, "upgrade-luma", "", "another luma binary (another proxy revision): each round runs luma setup with it and -luma in turn, under the load, instead of a deploy")
 	flag.Parse()
 	var err error
 	if o.mix, err = parseMix(mixNames, o.slowShare); err != nil {
@@ -114,6 +119,11 @@ func main() {
 		fatal(err.Error())
 	}
 	o.luma = abs
+	if o.upgradeLuma != "" {
+		if o.upgradeLuma, err = filepath.Abs(o.upgradeLuma); err != nil {
+			fatal(err.Error())
+		}
+	}
 	rep, err := run(o)
 	if err != nil {
 		fatal(err.Error())
@@ -191,7 +201,12 @@ func run(o options) (*report, error) {
 	go func() { l.run(ctx); close(done) }()
 	time.Sleep(time.Second)
 	for i := 1; i <= o.deploys; i++ {
-		d := p.deploy(i)
+		var d deployRun
+		if o.upgradeLuma != "" {
+			d = p.upgrade(i)
+		} else {
+			d = p.deploy(i)
+		}
 		rep.Deploys = append(rep.Deploys, d)
 		if d.Error != "" {
 			rep.DeployFailures++
@@ -292,6 +307,29 @@ func (p project) luma(args ...string) (string, error) {
 	return string(out), nil
 }
 
+// upgrade runs luma setup with the other binary each round: the proxy is
+// upgraded in place, then back.
+func (p project) upgrade(i int) deployRun {
+	bin := p.o.upgradeLuma
+	if i%2 == 0 {
+		bin = p.o.luma
+	}
+	d := deployRun{N: i, Image: "setup with " + filepath.Base(bin), Start: time.Now()}
+	cmd := exec.Command(bin, "setup")
+	cmd.Dir = p.dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	d.End = time.Now()
+	d.Seconds = d.End.Sub(d.Start).Seconds()
+	if err != nil {
+		d.Error = fmt.Sprintf("luma setup: %v\n%s", err, out)
+	}
+	// Let the load meet the old proxy while it drains (its idle
+	// keep-alive connections get 5 s) before the next round.
+	time.Sleep(3 * time.Second)
+	return d
+}
+
 // deploy runs deploy number i and reads its per-state timings back.
 func (p project) deploy(i int) deployRun {
 	image := p.o.images[i%2]
@@ -357,6 +395,9 @@ func describe(o options) string {
 	}
 	if o.https {
 		d += fmt.Sprintf(" https(port %d, h2 on reused connections)", o.httpsPort)
+	}
+	if o.upgradeLuma != "" {
+		d += " rounds=luma setup alternating " + filepath.Base(o.upgradeLuma) + " and " + filepath.Base(o.luma)
 	}
 	return d
 }

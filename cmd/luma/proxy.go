@@ -35,16 +35,18 @@ func newProxyCmd(g *globals) *cobra.Command {
 			default:
 				return exitWith(exitUsage, fmt.Errorf("--log-format %q: want text or json", logFormat))
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			if proxy.IsChild() {
 				h, err := proxy.ChildHandover()
 				if err != nil {
 					return err
 				}
 				opts.Handover = h
+				ctx, stop := proxy.ChildContext(cmd.Context(), h)
+				defer stop()
 				return proxy.Run(ctx, opts)
 			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			// PID 1 of the container: it holds the sockets and runs the
 			// proxy as its child (proxy/supervisor.go).
 			self, err := os.Executable()
