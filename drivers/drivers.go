@@ -215,10 +215,10 @@ type Certificate struct {
 	App       string    `json:"app"`
 	Source    string    `json:"source"` // "acme" or "custom"
 	Issuer    string    `json:"issuer,omitempty"`
-	NotAfter  time.Time `json:"not_after,omitempty"`
+	NotAfter  time.Time `json:"not_after,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
 	// NextAttempt is when the proxy tries ACME again after LastError.
-	NextAttempt time.Time `json:"next_attempt,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
 }
 
 // Probe is the result of one health probe.

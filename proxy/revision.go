@@ -22,3 +22,9 @@ func init() {
 		Revision = n
 	}
 }
+
+// SupervisorRevision identifies the supervisor (PID 1 of the container),
+// which an upgrade in place does not replace: when it differs from the
+// one a container was made with, luma setup replaces the container.
+// Bump it whenever supervisor.go changes how it runs its children.
+const SupervisorRevision = 2

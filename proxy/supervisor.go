@@ -69,11 +69,12 @@ type upgradeStatus = protocol.UpgradeStatus
 
 // child is one proxy process.
 type child struct {
-	proc   *os.Process
-	binary string
-	events chan string // serving, admin, admin-closed, then exited (closed)
-	state  *os.ProcessState
-	err    error
+	proc    *os.Process
+	binary  string
+	events  chan string // serving, admin, admin-closed, then exited (closed)
+	state   *os.ProcessState
+	err     error
+	started time.Time
 }
 
 // Supervise runs the proxy until ctx is done (or SIGTERM), upgrading it on
@@ -139,6 +140,11 @@ func (sv *supervisor) loop(ctx context.Context, hup <-chan os.Signal) error {
 			}
 			// The proxy died on its own: start it again at once; the
 			// sockets stay open meanwhile, so clients wait, not fail.
+			// Back off only from a crash loop (dying within a second
+			// of its start): a proxy that ran is restarted at once.
+			if time.Since(cur.started) > time.Second {
+				crashes = 0
+			}
 			crashes++
 			sv.log.Error("luma-proxy exited, restarting it", "binary", cur.binary, "err", cur.exitStatus())
 			if crashes > 3 {
@@ -244,7 +250,7 @@ func (sv *supervisor) start(binary string, handover bool) (*child, error) {
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
 	proc, _ := os.FindProcess(pid)
-	c := &child{proc: proc, binary: binary, events: make(chan string, 8)}
+	c := &child{proc: proc, binary: binary, events: make(chan string, 8), started: time.Now()}
 	go func() {
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {

@@ -37,7 +37,7 @@ func (h *Host) Info(ctx context.Context) (drivers.ProxyInfo, error) {
 		return h.proxyInfo, nil
 	}
 	rev, _ := strconv.Atoi(c.Labels["luma.proxy_revision"])
-	return drivers.ProxyInfo{Version: "fake", Revision: rev, Binary: "/luma", Supervised: c.Labels["luma.proxy_supervised"] == "1"}, nil
+	return drivers.ProxyInfo{Version: "fake", Revision: rev, Binary: "/luma", Supervised: c.Labels["luma.proxy_supervised"] != ""}, nil
 }
 
 // Upgrade runs the binary at path, which PutFile must have written into

@@ -29,8 +29,8 @@ const (
 	LabelHTTPSPort = "luma.https_port"
 	// LabelProxyRevision is the revision of the proxy code luma-proxy's
 	// container was created with (an upgrade in place may run a newer
-	// one: ask the proxy); LabelProxySupervised marks a container whose
-	// PID 1 is the supervisor that can upgrade it in place.
+	// one: ask the proxy); LabelProxySupervised is the revision of the
+	// supervisor, PID 1 of a container that can be upgraded in place.
 	LabelProxyRevision   = "luma.proxy_revision"
 	LabelProxySupervised = "luma.proxy_supervised"
 )

@@ -73,6 +73,10 @@ func planProxy(ctx context.Context, e Engine, p Proxy, opts Options) (proxyPlan,
 	case !info.Supervised:
 		pl.kind = planReplace
 		pl.why = fmt.Sprintf("revision %d → %d, and this luma-proxy predates upgrades in place: this once, a restart (connections refused for about a second)", info.Revision, opts.Revision)
+	case old.Labels[naming.LabelProxySupervised] != strconv.Itoa(opts.SupervisorRevision):
+		pl.kind = planReplace
+		pl.why = fmt.Sprintf("revision %d → %d, and its supervisor changed (%s → %d), which only a new container runs: a restart (connections refused for about a second)",
+			info.Revision, opts.Revision, old.Labels[naming.LabelProxySupervised], opts.SupervisorRevision)
 	case copyableBinary(e, ctx, opts) != nil:
 		pl.kind = planReplace
 		pl.why = fmt.Sprintf("revision %d → %d, and %v: a restart (connections refused for about a second)", info.Revision, opts.Revision, copyableBinary(e, ctx, opts))

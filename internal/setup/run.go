@@ -71,7 +71,7 @@ func runServer(ctx context.Context, s Target, opts RunOptions) error {
 	so := Options{
 		Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, HTTPSPort: httpsPort(cfg), ProxyImage: cfg.Proxy.Image,
 		DefaultProxyImage: opts.DefaultProxyImage, Registry: opts.Registry,
-		Exe: opts.Exe, Holder: opts.Holder, Revision: proxy.Revision, DryRun: opts.DryRun,
+		Exe: opts.Exe, Holder: opts.Holder, Revision: proxy.Revision, SupervisorRevision: proxy.SupervisorRevision, DryRun: opts.DryRun,
 	}
 	for _, a := range cfg.Apps {
 		if slices.Contains(a.Servers, s.Name) {

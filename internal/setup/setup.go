@@ -30,6 +30,9 @@ type Options struct {
 	// Revision is the proxy code's revision in this luma (proxy.Revision):
 	// a running luma-proxy of another revision is upgraded.
 	Revision int
+	// SupervisorRevision is its container supervisor's
+	// (proxy.SupervisorRevision): another one needs a new container.
+	SupervisorRevision int
 	// DryRun says what setup would do, and changes nothing.
 	DryRun bool
 	// ProxyImage is proxy.image from luma.yml: the luma-proxy image to
@@ -192,7 +195,7 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 	}
 	rep.Printf(server, "Starting %s on %s...", name, portsOf(port, httpsPort))
 	labels := map[string]string{naming.LabelRole: naming.RoleProxy, naming.LabelHTTPPort: port,
-		naming.LabelProxyRevision: strconv.Itoa(opts.Revision), naming.LabelProxySupervised: "1"}
+		naming.LabelProxyRevision: strconv.Itoa(opts.Revision), naming.LabelProxySupervised: strconv.Itoa(opts.SupervisorRevision)}
 	ports := []string{port + ":80"}
 	if httpsPort != "" {
 		labels[naming.LabelHTTPSPort] = httpsPort

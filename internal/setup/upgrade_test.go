@@ -11,7 +11,7 @@ import (
 
 func revOpts(h *fake.Host, rev int) Options {
 	o := opts(h, 8080)
-	o.Revision, o.Apps = rev, []string{"web"}
+	o.Revision, o.SupervisorRevision, o.Apps = rev, 1, []string{"web"}
 	return o
 }
 
@@ -142,5 +142,28 @@ func TestSetupDryRun(t *testing.T) {
 		if h.Calls("Create")+h.Calls("PutFile")+h.Calls("Upgrade")+h.Calls("Lock") != before {
 			t.Error("a dry run changed the server")
 		}
+	}
+}
+
+// A new supervisor (PID 1, which an upgrade in place keeps) needs a new
+// container: setup replaces it and says why.
+func TestSetupReplacesForANewSupervisor(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	if err := Server(ctx, "s1", h, h, revOpts(h, 1), &rep); err != nil {
+		t.Fatal(err)
+	}
+	o := revOpts(h, 2)
+	o.SupervisorRevision = 2
+	rep = lines{}
+	if err := Server(ctx, "s1", h, h, o, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep.String(), "its supervisor changed (1 → 2)") || h.Calls("PutFile") != 0 {
+		t.Errorf("lines:\n%s", rep.String())
+	}
+	if c, _ := h.Inspect(ctx, "luma-proxy"); c.Labels[naming.LabelProxySupervised] != "2" {
+		t.Errorf("labels %v", c.Labels)
 	}
 }
