@@ -50,9 +50,11 @@ func TestProxyImageFromRegistry(t *testing.T) {
 	}
 	docker(t, "rmi", ref)
 
-	// A luma that cannot be the proxy image: linked against libc.
+	// A luma that cannot be the proxy image: linked against libc; with
+	// another proxy revision, so that setup must change luma-proxy (the
+	// same revision would be left alone).
 	dyn := filepath.Join(t.TempDir(), "luma")
-	build := exec.Command("go", "build", "-o", dyn, "./cmd/luma")
+	build := exec.Command("go", "build", "-ldflags", "-X github.com/luma-deploy/luma/proxy.revisionOverride=97", "-o", dyn, "./cmd/luma")
 	build.Dir = testenv.RepoRoot()
 	build.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -82,8 +84,10 @@ apps:
 		os.WriteFile(filepath.Join(dir, "luma.yml"), []byte(yml), 0o644)
 	}
 	t.Cleanup(func() {
-		// Back to the proxy the other tests run: built from lumaBin.
+		// Back to the proxy the other tests run: built from lumaBin (its
+		// revision is the pulled image's, so setup alone would keep it).
 		write("")
+		testenv.DockerCLI(t, "", "rm", "-f", naming.ProxyContainer)
 		testenv.Run(t, lumaBin, dir, "setup")
 		testenv.DockerCLI(t, "", "rmi", "-f", ref)
 		removeProject(t, "e2eproxyimg")
