@@ -125,13 +125,20 @@ func TestRunShutsDownGracefully(t *testing.T) {
 	slow := p.getAsync("http://web.test/slow")
 	<-arrived
 	cancel()
-	eventually(t, "listener closed", func() bool {
-		c, err := net.Dial("tcp", opts.HTTPAddr)
-		if err == nil {
-			c.Close()
-		}
+	// Stopping for good, it keeps serving (new requests are answered, not
+	// refused) until the request it had is done, closing each connection.
+	eventually(t, "admin calls refused", func() bool {
+		_, err := Call(context.Background(), opts.SocketPath, protocol.Request{Op: protocol.OpPing})
 		return err != nil
 	})
+	res, err := p.client().Get("http://web.test/fast")
+	if err != nil {
+		t.Fatalf("a request while stopping: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || !res.Close {
+		t.Fatalf("a request while stopping: %d, Connection: close %v", res.StatusCode, res.Close)
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("Run returned (%v) with a request in flight", err)
@@ -141,6 +148,13 @@ func TestRunShutsDownGracefully(t *testing.T) {
 	if got := <-slow; got != "200 blue" {
 		t.Fatalf("in-flight request = %q", got)
 	}
+	eventually(t, "listener closed", func() bool {
+		c, err := net.Dial("tcp", opts.HTTPAddr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}

@@ -69,6 +69,7 @@ func (s *server) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 // HTTPS for hosts that have a certificate, then the app.
 func (s *server) httpHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer s.requests.begin(r, s.draining.Load())()
 		s.closeIfDraining(w, r)
 		if strings.HasPrefix(r.URL.Path, challengePrefix) {
 			s.serveChallenge(w, r)
@@ -87,6 +88,7 @@ func (s *server) httpHandler() http.Handler {
 // certificate, HSTS where asked, then the app.
 func (s *server) httpsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer s.requests.begin(r, s.draining.Load())()
 		s.closeIfDraining(w, r)
 		host := requestHost(r.Host)
 		t := s.router.tlsOf(host)

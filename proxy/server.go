@@ -129,6 +129,8 @@ type server struct {
 	// draining: the proxy is stopping; HTTP/1 responses close their
 	// connection so clients move to the successor.
 	draining atomic.Bool
+	// requests counts those in flight, before and after the stop.
+	requests requestGauge
 
 	saveMu sync.Mutex
 }
@@ -292,30 +294,41 @@ func (s *server) reloadStore() {
 // idle connection races with a client that is just sending on it.
 var idleGrace = 5 * time.Second
 
-// shutdown stops the proxy without losing a request: it stops answering
-// admin calls first (a successor may take them), then stops accepting
-// traffic (a successor accepts on the same sockets), answers every HTTP/1
-// request from now on with Connection: close, gives idle keep-alive
-// connections idleGrace to go, then shuts the servers down (HTTP/2
-// clients get GOAWAY and move) and lets requests in flight finish for up
-// to ShutdownTimeout.
+// shutdown stops the proxy losing as little as it can. It stops answering
+// admin calls first (a successor may take them) and answers every HTTP/1
+// request from now on with Connection: close. For a successor that
+// accepts on the same sockets (an upgrade), it stops accepting at once and
+// gives idle keep-alive connections idleGrace to move. For good (docker
+// stop or restart), it keeps accepting, so clients are served rather than
+// refused, until the requests it had when told to stop are done, then
+// stops accepting and gives the requests that came meanwhile
+// finalGrace. Then it shuts the servers down (HTTP/2 clients get GOAWAY)
+// and lets requests in flight finish; all of it within ShutdownTimeout.
 func (s *server) shutdown(admin *http.Server, traffic []*http.Server, listeners []net.Listener, conns *connTracker) {
 	s.logger.Info("shutting down, waiting for requests in flight", "up_to", s.opts.ShutdownTimeout)
-	actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	actx, acancel := context.WithTimeout(ctx, 5*time.Second)
 	if err := admin.Shutdown(actx); err != nil {
 		admin.Close()
 	}
 	acancel()
 	s.report("admin-closed")
 	s.draining.Store(true)
+	successor := s.opts.Handover != nil && s.opts.Handover.Successor.Load()
+	if !successor {
+		s.requests.waitBefore(ctx)
+	}
 	for _, ln := range listeners {
 		ln.Close()
 	}
-	if h := s.opts.Handover; h != nil && h.Successor.Load() { // it accepts on the same sockets
+	if successor {
 		conns.waitIdleGone(idleGrace)
+	} else {
+		gctx, gcancel := context.WithTimeout(ctx, finalGrace)
+		s.requests.waitAfter(gctx)
+		gcancel()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
-	defer cancel()
 	var wg sync.WaitGroup
 	for _, srv := range traffic {
 		wg.Go(func() {
@@ -327,6 +340,10 @@ func (s *server) shutdown(admin *http.Server, traffic []*http.Server, listeners 
 	wg.Wait()
 	s.router.close()
 }
+
+// finalGrace is how long requests that arrived while a proxy stopping
+// for good drained may still take once it stops accepting.
+var finalGrace = 2 * time.Second
 
 // listenAdmin opens the admin socket, readable only by root (0600), in a
 // directory created if missing. A socket left by a dead proxy is removed;
