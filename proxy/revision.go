@@ -27,4 +27,4 @@ func init() {
 // which an upgrade in place does not replace: when it differs from the
 // one a container was made with, luma setup replaces the container.
 // Bump it whenever supervisor.go changes how it runs its children.
-const SupervisorRevision = 2
+const SupervisorRevision = 3

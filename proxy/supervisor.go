@@ -179,10 +179,16 @@ func (sv *supervisor) upgrade(ctx context.Context, cur *child) (*child, error) {
 		sv.stop(next, true)
 		return nil, fmt.Errorf("the new proxy did not start serving: %w", err)
 	}
-	// Both accept traffic now; cur stops taking it and admin calls.
+	// Both accept traffic now; cur stops taking it and admin calls. Two
+	// processes must never take admin calls at once: one that does not
+	// say it stopped is stopped, then killed.
 	cur.proc.Signal(syscall.SIGUSR2)
-	if err := await(ctx, cur, "admin-closed", deadline.C); err != nil && !errors.Is(err, errExited) {
-		sv.log.Warn("the old proxy did not say it stopped taking admin calls", "err", err)
+	if err := awaitWithin(ctx, cur, "admin-closed", 8*time.Second); err != nil && !errors.Is(err, errExited) {
+		sv.log.Warn("the old proxy did not say it stopped taking admin calls: stopping it", "err", err)
+		cur.proc.Signal(syscall.SIGTERM)
+		if err := awaitWithin(ctx, cur, "admin-closed", 3*time.Second); err != nil && !errors.Is(err, errExited) {
+			cur.proc.Signal(syscall.SIGKILL)
+		}
 	}
 	next.proc.Signal(syscall.SIGUSR1)
 	if err := await(ctx, next, "admin", deadline.C); err != nil {
@@ -198,6 +204,12 @@ func (sv *supervisor) upgrade(ctx context.Context, cur *child) (*child, error) {
 }
 
 var errExited = errors.New("exited")
+
+func awaitWithin(ctx context.Context, c *child, event string, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	return await(ctx, c, event, t.C)
+}
 
 // await waits for a child's event.
 func await(ctx context.Context, c *child, event string, deadline <-chan time.Time) error {
