@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/luma-deploy/luma/drivers/docker"
@@ -53,6 +54,10 @@ type options struct {
 	// binary and -luma in turn (a luma upgrade and back) instead of a
 	// deploy.
 	upgradeLuma string
+	// round, when "restart" or "kill", makes each round a `docker restart
+	// luma-proxy` or a SIGKILL of the proxy process (the supervisor's
+	// child) instead of a deploy, to measure what clients see.
+	round string
 }
 
 func main() {
@@ -88,6 +93,7 @@ func main() {
 	flag.StringVar(&o.proxyLogs, "proxy-logs", "luma-proxy", `container whose error/upstream log lines to report, on the engine of the docker CLI ("" to skip)`)
 	flag.BoolVar(&o.https, "https", false, "serve the app over HTTPS with its own certificate and send the load there (HTTP/2 on reused connections)")
 	flag.IntVar(&o.httpsPort, "https-port", 8443, "luma-proxy's HTTPS port, with -https")
+	flag.StringVar(&o.round, "round", "deploy", `what each round does under the load: deploy, restart (docker restart luma-proxy, local engine) or kill (SIGKILL of the proxy process; the supervisor restarts it)`)
 	flag.StringVar(&o.upgradeLuma, "upgrade-luma", "", "another luma binary (another proxy revision): each round runs luma setup with it and -luma in turn, under the load, instead of a deploy")
 	flag.Parse()
 	var err error
@@ -202,9 +208,12 @@ func run(o options) (*report, error) {
 	time.Sleep(time.Second)
 	for i := 1; i <= o.deploys; i++ {
 		var d deployRun
-		if o.upgradeLuma != "" {
+		switch {
+		case o.upgradeLuma != "":
 			d = p.upgrade(i)
-		} else {
+		case o.round == "restart" || o.round == "kill":
+			d = p.disturbProxy(i)
+		default:
 			d = p.deploy(i)
 		}
 		rep.Deploys = append(rep.Deploys, d)
@@ -330,6 +339,49 @@ func (p project) upgrade(i int) deployRun {
 	return d
 }
 
+// disturbProxy restarts luma-proxy's container, or kills its proxy
+// process, then gives the load 3 s.
+func (p project) disturbProxy(i int) deployRun {
+	d := deployRun{N: i, Image: p.o.round + " luma-proxy", Start: time.Now()}
+	var err error
+	var out []byte
+	if p.o.round == "restart" {
+		out, err = exec.Command("docker", "restart", "luma-proxy").CombinedOutput()
+	} else {
+		err = killProxyChild()
+	}
+	d.End = time.Now()
+	d.Seconds = d.End.Sub(d.Start).Seconds()
+	if err != nil {
+		d.Error = fmt.Sprintf("%s: %v %s", p.o.round, err, out)
+	}
+	time.Sleep(3 * time.Second)
+	return d
+}
+
+// killProxyChild SIGKILLs the proxy process under luma-proxy's
+// supervisor (PID 1 of the container), found by its host PID.
+func killProxyChild() error {
+	out, err := exec.Command("docker", "inspect", "-f", "{{.State.Pid}}", "luma-proxy").Output()
+	if err != nil {
+		return err
+	}
+	sup := strings.TrimSpace(string(out))
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 && f[1] == sup {
+			pid, _ := strconv.Atoi(strings.Split(st, "/")[2])
+			return syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	return fmt.Errorf("no process under luma-proxy's supervisor (pid %s)", sup)
+}
+
 // deploy runs deploy number i and reads its per-state timings back.
 func (p project) deploy(i int) deployRun {
 	image := p.o.images[i%2]
@@ -372,15 +424,15 @@ func timings(out string) map[string]float64 {
 	return m
 }
 
-// cleanup removes the project's containers and network from the local
-// engine, leaving luma-proxy. A remote test server goes with `test/servers down`.
+// cleanup removes the project's containers from the local engine,
+// leaving luma-proxy and the project's network. A remote test server goes with `test/servers down`.
 func cleanup(project string) {
 	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=luma.project="+project).Output()
 	if ids := strings.Fields(string(out)); len(ids) > 0 {
 		exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
 	}
-	exec.Command("docker", "network", "disconnect", "-f", project+"-network", "luma-proxy").Run()
-	exec.Command("docker", "network", "rm", project+"-network").Run()
+	// The network stays: luma-proxy may have been created on it, and
+	// taking a container's first network away unpublishes its ports.
 }
 
 func describe(o options) string {
@@ -398,6 +450,8 @@ func describe(o options) string {
 	}
 	if o.upgradeLuma != "" {
 		d += " rounds=luma setup alternating " + filepath.Base(o.upgradeLuma) + " and " + filepath.Base(o.luma)
+	} else if o.round != "deploy" {
+		d += " rounds=" + o.round + " luma-proxy"
 	}
 	return d
 }

@@ -25,8 +25,20 @@ func RepoRoot() string {
 // BuildLuma builds the luma binary, static (CGO_ENABLED=0) as on a server,
 // into dir and returns its path.
 func BuildLuma(dir string) (string, error) {
-	bin := filepath.Join(dir, "luma")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/luma")
+	return buildLuma(filepath.Join(dir, "luma"))
+}
+
+// BuildLumaRevision builds luma as BuildLuma does, but with another
+// luma-proxy revision (proxy.revisionOverride), so that luma setup with
+// it upgrades luma-proxy, and setup with the normal build upgrades it
+// back: a luma upgrade, as a test can make one.
+func BuildLumaRevision(dir string, revision int) (string, error) {
+	return buildLuma(filepath.Join(dir, fmt.Sprintf("luma-r%d", revision)),
+		"-ldflags", fmt.Sprintf("-X github.com/luma-deploy/luma/proxy.revisionOverride=%d", revision))
+}
+
+func buildLuma(bin string, flags ...string) (string, error) {
+	build := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, "./cmd/luma")...)
 	build.Dir = RepoRoot()
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
