@@ -69,6 +69,9 @@ type Files interface {
 	// PutFile writes content (mode) at dir/name in the container; dir
 	// must exist, name may hold subdirectories, which are created.
 	PutFile(ctx context.Context, container, dir, name string, content []byte, mode int64) error
+	// ImageFile reads the regular file at path of an image the engine
+	// holds (through a container created for it and removed, never run).
+	ImageFile(ctx context.Context, ref, path string) ([]byte, error)
 }
 
 // Networks manages networks on one server.

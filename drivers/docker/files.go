@@ -4,10 +4,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"path"
 	"strings"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
 
@@ -33,4 +36,30 @@ func (e *Engine) PutFile(ctx context.Context, container, dir, name string, conte
 	}
 	_, err := e.cli.CopyToContainer(ctx, container, client.CopyToContainerOptions{DestinationPath: dir, Content: &buf})
 	return wrap(err, "copy "+name+" into "+container)
+}
+
+// ImageFile reads the regular file at path of image ref: a container is
+// created from it (not started), the file copied out, the container
+// removed.
+func (e *Engine) ImageFile(ctx context.Context, ref, path string) ([]byte, error) {
+	c, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Image: ref, Config: &container.Config{Cmd: []string{"none"}}})
+	if err != nil {
+		return nil, wrap(err, "create a container of "+ref)
+	}
+	defer e.cli.ContainerRemove(context.WithoutCancel(ctx), c.ID, client.ContainerRemoveOptions{Force: true})
+	res, err := e.cli.CopyFromContainer(ctx, c.ID, client.CopyFromContainerOptions{SourcePath: path})
+	if err != nil {
+		return nil, wrap(err, "copy "+path+" out of "+ref)
+	}
+	defer res.Content.Close()
+	tr := tar.NewReader(res.Content)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return nil, fmt.Errorf("%s of %s: no regular file in the archive: %w", path, ref, err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			return io.ReadAll(tr)
+		}
+	}
 }

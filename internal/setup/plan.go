@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,9 @@ type proxyPlan struct {
 	info            drivers.ProxyInfo
 	port, httpsPort string // to publish
 	why             string
+	// image, for an upgrade in place: the luma-proxy image whose binary
+	// is run, when this luma binary cannot be (imageWhy says why).
+	image, imageWhy string
 }
 
 // planProxy looks at the server's luma-proxy and decides, changing
@@ -78,8 +82,16 @@ func planProxy(ctx context.Context, e Engine, p Proxy, opts Options) (proxyPlan,
 		pl.why = fmt.Sprintf("revision %d → %d, and its supervisor changed (%s → %d), which only a new container runs: a restart (connections refused for about a second)",
 			info.Revision, opts.Revision, old.Labels[naming.LabelProxySupervised], opts.SupervisorRevision)
 	case copyableBinary(e, ctx, opts) != nil:
-		pl.kind = planReplace
-		pl.why = fmt.Sprintf("revision %d → %d, and %v: a restart (connections refused for about a second)", info.Revision, opts.Revision, copyableBinary(e, ctx, opts))
+		why := copyableBinary(e, ctx, opts)
+		pl.image = cmp.Or(opts.ProxyImage, opts.DefaultProxyImage)
+		if pl.image == "" { // ensureImage says what to do
+			pl.kind = planReplace
+			pl.why = fmt.Sprintf("revision %d → %d, and %v", info.Revision, opts.Revision, why)
+			return pl, nil
+		}
+		// From a Mac, say: the binary comes from the luma-proxy image.
+		pl.kind, pl.imageWhy = planUpgrade, why.Error()
+		pl.why = fmt.Sprintf("revision %d → the one in %s", info.Revision, pl.image)
 	default:
 		pl.kind = planUpgrade
 		pl.why = fmt.Sprintf("revision %d → %d", info.Revision, opts.Revision)

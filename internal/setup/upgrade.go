@@ -24,17 +24,21 @@ var upgradeTimeout = 30 * time.Second
 // is refused. It runs under the deploy locks of every app the proxy
 // knows; a new binary that fails leaves the old one serving.
 func upgradeInPlace(ctx context.Context, server string, e Engine, p Proxy, pl proxyPlan, opts Options, rep Reporter) (err error) {
-	bin, err := os.ReadFile(opts.Exe)
+	bin, err := proxyBinary(ctx, server, e, pl, opts, rep)
 	if err != nil {
-		return fmt.Errorf("read luma executable: %w", err)
+		return err
+	}
+	sum := sha256.Sum256(bin)
+	name := "luma-" + hex.EncodeToString(sum[:])[:12]
+	if path.Base(pl.info.Binary) == name {
+		rep.Printf(server, "%s is up to date (it runs the binary of %s)", proxyclient.ContainerName, pl.image)
+		return nil
 	}
 	release, err := holdLocks(ctx, p, opts)
 	if err != nil {
 		return err
 	}
 	defer release(server, rep)
-	sum := sha256.Sum256(bin)
-	name := "luma-" + hex.EncodeToString(sum[:])[:12]
 	volume := path.Dir(protocol.StatePath)
 	target := path.Join(proxy.BinDir(protocol.StatePath), name)
 	rep.Printf(server, "Upgrading %s in place (%s)...", proxyclient.ContainerName, pl.why)
@@ -64,4 +68,30 @@ func upgradeInPlace(ctx context.Context, server string, e Engine, p Proxy, pl pr
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// proxyBinary is the binary to upgrade to: this luma, or, when it cannot
+// run on the server (a Mac's), the one in the luma-proxy image, pulled
+// if the server lacks it.
+func proxyBinary(ctx context.Context, server string, e Engine, pl proxyPlan, opts Options, rep Reporter) ([]byte, error) {
+	if pl.image == "" {
+		bin, err := os.ReadFile(opts.Exe)
+		if err != nil {
+			return nil, fmt.Errorf("read luma executable: %w", err)
+		}
+		return bin, nil
+	}
+	platform, err := e.Platform(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	image, err := pullProxyImage(ctx, server, e, platform, pl.imageWhy, opts, rep)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := e.ImageFile(ctx, image, "/luma")
+	if err != nil {
+		return nil, fmt.Errorf("read the luma-proxy binary from %s: %w", image, err)
+	}
+	return bin, nil
 }

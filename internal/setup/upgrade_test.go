@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/drivers/fake"
 	"github.com/luma-deploy/luma/internal/naming"
 )
@@ -165,5 +166,38 @@ func TestSetupReplacesForANewSupervisor(t *testing.T) {
 	}
 	if c, _ := h.Inspect(ctx, "luma-proxy"); c.Labels[naming.LabelProxySupervised] != "2" {
 		t.Errorf("labels %v", c.Labels)
+	}
+}
+
+// From a laptop whose luma cannot run on the server (a Mac's), the
+// upgrade in place runs the binary of the luma-proxy image, pulled with
+// the project's credentials: still no new container.
+func TestSetupUpgradesInPlaceFromTheImage(t *testing.T) {
+	ctx := context.Background()
+	h := fake.NewHost("s1")
+	var rep lines
+	if err := Server(ctx, "s1", h, h, revOpts(h, 1), &rep); err != nil {
+		t.Fatal(err)
+	}
+	creates := h.Calls("Create")
+	reg := fake.NewRegistry("127.0.0.1:5000", "ci", "s3cret")
+	reg.Add("127.0.0.1:5000/luma-proxy:1.2.3")
+	h.UseRegistry(reg)
+	h.SetImageFile("127.0.0.1:5000/luma-proxy:1.2.3", "/luma", []byte("the published linux binary"))
+	h.SetUpgradeRevision(2)
+	o := revOpts(h, 2)
+	o.Exe, o.DefaultProxyImage = notLinux(t), "127.0.0.1:5000/luma-proxy:1.2.3"
+	o.Registry = &drivers.RegistryAuth{Server: "127.0.0.1:5000", Username: "ci", Password: "s3cret"}
+	rep = lines{}
+	if err := Server(ctx, "s1", h, h, o, &rep); err != nil {
+		t.Fatalf("%v\n%s", err, rep.String())
+	}
+	info, _ := h.Info(ctx)
+	f, _ := h.FileOf("luma-proxy", info.Binary)
+	if h.Calls("Create") != creates || info.Revision != 2 || string(f.Content) != "the published linux binary" {
+		t.Errorf("proxy %+v, binary %q, creates %d→%d\n%s", info, f.Content, creates, h.Calls("Create"), rep.String())
+	}
+	if !strings.Contains(rep.String(), "Upgrading luma-proxy in place (revision 1 → the one in 127.0.0.1:5000/luma-proxy:1.2.3)") || strings.Contains(rep.String(), "s3cret") {
+		t.Errorf("lines:\n%s", rep.String())
 	}
 }

@@ -94,6 +94,8 @@ apps:
 	})
 
 	write("  image: " + ref + "\n")
+	// With no luma-proxy, setup starts one from the pulled image.
+	testenv.DockerCLI(t, "", "rm", "-f", naming.ProxyContainer)
 	r := testenv.Run(t, dyn, dir, "setup")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "pulling "+ref) || !strings.Contains(r.Stdout, "dynamically linked") {
 		t.Fatalf("setup with a dynamically linked luma:\n%s", r)
@@ -103,6 +105,20 @@ apps:
 	}
 	if got := docker(t, "inspect", "-f", "{{.Config.Image}} {{.State.Running}}", naming.ProxyContainer); got != ref+" true" {
 		t.Fatalf("luma-proxy runs %q, want %s", got, ref+" true")
+	}
+	// With the proxy a normal luma set up, of another revision, setup
+	// upgrades it in place with the image's binary (same container).
+	testenv.DockerCLI(t, "", "rm", "-f", naming.ProxyContainer)
+	testenv.Run(t, lumaBin, dir, "setup")
+	id := docker(t, "inspect", "-f", "{{.Id}}", naming.ProxyContainer)
+	docker(t, "rmi", ref)
+	r = testenv.Run(t, dyn, dir, "setup")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "pulling "+ref) || !strings.Contains(r.Stdout, "Upgrading luma-proxy in place (revision") ||
+		!strings.Contains(r.Stdout, "the one in "+ref) || !strings.Contains(r.Stdout, "luma-proxy upgraded to revision") {
+		t.Fatalf("setup with a dynamically linked luma, a proxy running:\n%s", r)
+	}
+	if got := docker(t, "inspect", "-f", "{{.Id}}", naming.ProxyContainer); got != id {
+		t.Fatal("luma-proxy's container was replaced, not upgraded in place")
 	}
 	if code, _, err := get("nowhere.test", "/"); err != nil || code != 404 {
 		t.Fatalf("luma-proxy from the pulled image answers %d, %v; want 404 for an unknown host", code, err)
