@@ -119,10 +119,13 @@ func (ai *acmeIssuer) authorize(ctx context.Context, cl *acme.Client, url, host 
 	return nil
 }
 
+// challengeOrder is the preference (tests turn it around).
+var challengeOrder = []string{"http-01", "tls-alpn-01"}
+
 // pickChallenge prefers HTTP-01: any proxy of the app can answer it (see
 // challenge.go), while TLS-ALPN-01 must reach the one that asked.
 func pickChallenge(cs []*acme.Challenge) *acme.Challenge {
-	for _, typ := range []string{"http-01", "tls-alpn-01"} {
+	for _, typ := range challengeOrder {
 		for _, c := range cs {
 			if c.Type == typ {
 				return c

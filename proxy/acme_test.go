@@ -159,3 +159,17 @@ func TestACMEFailureBreaksNothingElse(t *testing.T) {
 		t.Errorf("plain HTTP of the broken host: %d %q", code, body)
 	}
 }
+
+// TestACMETLSALPN: with TLS-ALPN-01 chosen (a CA offering only that),
+// the proxy answers the challenge on its HTTPS port with the acme-tls/1
+// certificate and gets its certificate.
+func TestACMETLSALPN(t *testing.T) {
+	challengeOrder = []string{"tls-alpn-01"}
+	t.Cleanup(func() { challengeOrder = []string{"http-01", "tls-alpn-01"} })
+	p, ca, _ := acmeProxy(t, 0)
+	p.setTLSRoute(t, "blog/alpn", []string{"alpn.luma.test"}, acmeRoute(ca), protoBackend(t))
+	if got := p.waitCertificate(t, "alpn.luma.test", time.Time{}); got.LastError != "" {
+		t.Fatalf("certificate %+v", got)
+	}
+	served(t, ca, p.httpsAddr, "alpn.luma.test") // only TLS-ALPN-01 was answered
+}
