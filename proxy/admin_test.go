@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,6 +120,9 @@ func TestRunShutsDownGracefully(t *testing.T) {
 		return err == nil
 	})
 	blue, arrived, release := slowBackend(t, "blue")
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free) // a failure must not leave the backend's handler blocked
 	if resp := p.admin(t, `{"op":"set_route","route":{"app":"demo/web","hosts":["web.test"],"targets":["`+blue+`"]}}`); resp.Error != "" {
 		t.Fatal(resp.Error)
 	}
@@ -144,7 +148,7 @@ func TestRunShutsDownGracefully(t *testing.T) {
 		t.Fatalf("Run returned (%v) with a request in flight", err)
 	case <-time.After(50 * time.Millisecond):
 	}
-	close(release)
+	free()
 	if got := <-slow; got != "200 blue" {
 		t.Fatalf("in-flight request = %q", got)
 	}

@@ -308,13 +308,13 @@ func (s *server) shutdown(admin *http.Server, traffic []*http.Server, listeners 
 	s.logger.Info("shutting down, waiting for requests in flight", "up_to", s.opts.ShutdownTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
+	s.draining.Store(true) // before anything a client can see of the stop
 	actx, acancel := context.WithTimeout(ctx, 5*time.Second)
 	if err := admin.Shutdown(actx); err != nil {
 		admin.Close()
 	}
 	acancel()
 	s.report("admin-closed")
-	s.draining.Store(true)
 	successor := s.opts.Handover != nil && s.opts.Handover.Successor.Load()
 	if !successor {
 		s.requests.waitBefore(ctx)
