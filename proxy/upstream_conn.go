@@ -161,10 +161,12 @@ func keepAliveTimeout(header string) (time.Duration, bool) {
 }
 
 // reuseLimit is how long an idle connection may be reused when the app
-// closes idle connections after d: a quarter earlier (at least 100 ms),
-// since the app's clock started before ours and timers run late on a busy
-// machine. A limit of 0 or less means "never reuse", so it is at least 1ns.
+// closes idle connections after d: a quarter earlier, and at least 400 ms,
+// since the app's clock started before ours (we count from reading its
+// response, which a loaded machine does late: 100 ms of margin lost POSTs
+// under .ci/run) and its timers may fire early relative to ours. A limit
+// of 0 or less means "never reuse", so it is at least 1ns.
 func reuseLimit(d time.Duration) time.Duration {
-	margin := max(d/4, 100*time.Millisecond)
+	margin := max(d/4, 400*time.Millisecond)
 	return max(d-margin, time.Nanosecond)
 }
