@@ -11,7 +11,7 @@ import "strconv"
 //	go test ./proxy -run TestRevisionFollowsSource -update
 var Revision = revision
 
-const revision = 4
+const revision = 5
 
 // revisionOverride, set with -ldflags "-X ...proxy.revisionOverride=N",
 // gives a test build another revision, to upgrade to and from.
@@ -27,4 +27,4 @@ func init() {
 // which an upgrade in place does not replace: when it differs from the
 // one a container was made with, luma setup replaces the container.
 // Bump it whenever supervisor.go changes how it runs its children.
-const SupervisorRevision = 3
+const SupervisorRevision = 4

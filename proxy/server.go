@@ -28,7 +28,10 @@ type Options struct {
 	StatePath  string // routes, locks and records (protocol.StatePath)
 	SocketPath string // admin socket (protocol.SocketPath)
 	// IdleConnTimeout closes idle upstream connections before the apps'
-	// own keep-alive timeouts do (4s; many servers use 5s).
+	// own keep-alive timeouts do, for apps that say nothing of theirs
+	// (500ms: safe for any app that keeps idle connections a second or
+	// more, even when the proxy reads a response late on a loaded
+	// machine; under load connections are reused long before).
 	IdleConnTimeout time.Duration
 	// UpstreamTimeout is how long an upstream may take to start its
 	// response before the client gets 504 (60s).
@@ -69,7 +72,7 @@ func (o Options) withDefaults() Options {
 		o.SocketPath = protocol.SocketPath
 	}
 	if o.IdleConnTimeout <= 0 {
-		o.IdleConnTimeout = 4 * time.Second
+		o.IdleConnTimeout = 500 * time.Millisecond
 	}
 	if o.UpstreamTimeout <= 0 {
 		o.UpstreamTimeout = 60 * time.Second

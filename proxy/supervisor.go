@@ -130,7 +130,8 @@ func (sv *supervisor) loop(ctx context.Context, hup <-chan os.Signal) error {
 				}
 			} else {
 				sv.writeStatus(upgradeStatus{Binary: next.binary, OK: true, At: time.Now()})
-				os.WriteFile(filepath.Join(BinDir(sv.o.StatePath), "current"), []byte(next.binary), 0o600)
+				host, _ := os.Hostname()
+				os.WriteFile(filepath.Join(BinDir(sv.o.StatePath), "current"), []byte(host+"\n"+next.binary+"\n"), 0o600)
 			}
 			old = append(old, cur)
 			cur = next
@@ -340,13 +341,15 @@ func reap(cs []*child) []*child {
 	return out
 }
 
-// current is the binary to run: the last upgrade's, else this one.
+// current is the binary to run: the last upgrade's in this container
+// (it survives a restart), else this one. A new container, made from a
+// newer image than an upgrade in its volume, runs its own binary: the
+// file names the host (the container) it was written in.
 func (sv *supervisor) current() string {
 	b, err := os.ReadFile(filepath.Join(BinDir(sv.o.StatePath), "current"))
-	if err == nil {
-		if p := strings.TrimSpace(string(b)); checkBinary(sv.o.StatePath, p) == nil {
-			return p
-		}
+	host, _ := os.Hostname()
+	if f := strings.Fields(string(b)); err == nil && len(f) == 2 && f[0] == host && checkBinary(sv.o.StatePath, f[1]) == nil {
+		return f[1]
 	}
 	return sv.o.Self
 }
