@@ -81,8 +81,12 @@ func planProxy(ctx context.Context, e Engine, p Proxy, opts Options) (proxyPlan,
 		pl.kind = planReplace
 		pl.why = fmt.Sprintf("revision %d → %d, and its supervisor changed (%s → %d), which only a new container runs: a restart (connections refused for about a second)",
 			info.Revision, opts.Revision, old.Labels[naming.LabelProxySupervised], opts.SupervisorRevision)
-	case copyableBinary(e, ctx, opts) != nil:
-		why := copyableBinary(e, ctx, opts)
+	}
+	if pl.kind == planUpToDate || pl.kind == planReplace {
+		return pl, nil
+	}
+	switch why := copyableBinary(e, ctx, opts); {
+	case why != nil:
 		pl.image = cmp.Or(opts.ProxyImage, opts.DefaultProxyImage)
 		if pl.image == "" { // ensureImage says what to do
 			pl.kind = planReplace
