@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
-	"path/filepath"
 
 	"github.com/luma-deploy/luma/internal/tlscert"
 )
@@ -40,35 +39,6 @@ func writeCertificateFile(path string, c *tls.Certificate) error {
 		return err
 	}
 	return writeFileAtomic(path, data)
-}
-
-// writeFileAtomic replaces path with data (mode 0600) so a crash leaves
-// the old file or the new one, never half of either.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
 }
 
 // issuerName is how status shows who issued a certificate.

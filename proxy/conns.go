@@ -13,25 +13,29 @@ import (
 // keep-alive connections to go before it closes the idle ones.
 type connTracker struct {
 	mu    sync.Mutex
-	conns map[net.Conn]http.ConnState
+	conns map[net.Conn]struct{}
 	gone  chan struct{} // signalled when a connection goes
 }
 
+// track sees only a connection's start and end: the transitions between
+// active and idle, one per request, take no lock.
 func (ct *connTracker) track(c net.Conn, st http.ConnState) {
-	ct.mu.Lock()
-	defer ct.mu.Unlock()
-	if ct.conns == nil {
-		ct.conns, ct.gone = map[net.Conn]http.ConnState{}, make(chan struct{}, 1)
-	}
 	switch st {
+	case http.StateNew:
+		ct.mu.Lock()
+		if ct.conns == nil {
+			ct.conns, ct.gone = map[net.Conn]struct{}{}, make(chan struct{}, 1)
+		}
+		ct.conns[c] = struct{}{}
+		ct.mu.Unlock()
 	case http.StateClosed, http.StateHijacked:
+		ct.mu.Lock()
 		delete(ct.conns, c)
 		select {
 		case ct.gone <- struct{}{}:
 		default:
 		}
-	default:
-		ct.conns[c] = st
+		ct.mu.Unlock()
 	}
 }
 

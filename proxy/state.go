@@ -83,24 +83,30 @@ func readState(path string) (st State, skipped []error, err error) {
 	return st, skipped, nil
 }
 
-// writeState replaces path atomically: a temp file in the same directory,
-// fsynced, renamed over path, then the directory fsynced so the rename
-// itself survives a crash.
+// writeState replaces path atomically (writeFileAtomic).
 func writeState(path string, st State) error {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
+	return writeFileAtomic(path, append(data, '\n'))
+}
+
+// writeFileAtomic replaces path with data (mode 0600): a temp file in the
+// same directory, fsynced, renamed over path, then the directory fsynced
+// so the rename itself survives a crash. A crash leaves the old file or
+// the new one, never half of either.
+func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".state-*.tmp")
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
 	}
