@@ -30,24 +30,7 @@ type supervised struct {
 	socket string
 	state  string
 	luma   string
-	out    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	out    *testenv.Buffer
 }
 
 func startSupervised(t *testing.T) *supervised {
@@ -64,7 +47,7 @@ func startSupervised(t *testing.T) *supervised {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	sp := &supervised{addr: addr, socket: shortSocketPath(t), state: filepath.Join(dir, "state", "state.json"), luma: luma, out: &syncBuffer{}}
+	sp := &supervised{addr: addr, socket: shortSocketPath(t), state: filepath.Join(dir, "state", "state.json"), luma: luma, out: &testenv.Buffer{}}
 	sp.cmd = exec.Command(luma, "proxy", "run", "--http", addr, "--https", "", "--state", sp.state, "--socket", sp.socket)
 	sp.cmd.Stdout, sp.cmd.Stderr = sp.out, sp.out
 	if err := sp.cmd.Start(); err != nil {

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -49,7 +48,7 @@ type ACME struct {
 	chall  string // challtestsrv's management API, http://127.0.0.1:PORT
 	client *http.Client
 	procs  []proc
-	log    *acmeLog
+	log    *Buffer
 }
 
 // buildACME builds pebble and pebble-challtestsrv (test/acme, its own
@@ -112,7 +111,7 @@ func StartACME(dir string, o ACMEOptions) (*ACME, error) {
 			Timeout:   10 * time.Second,
 			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}},
 		},
-		log: &acmeLog{},
+		log: &Buffer{},
 	}
 	// The DNS server answers A queries with 127.0.0.1 for any host not
 	// set with SetHost and AAAA queries not at all: pebble dials the
@@ -349,22 +348,4 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
-}
-
-// acmeLog collects pebble's and challtestsrv's output.
-type acmeLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *acmeLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *acmeLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/luma-deploy/luma/internal/naming"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/luma-deploy/luma/internal/naming"
 )
 
 // RepoRoot is the root of this checkout.

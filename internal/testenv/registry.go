@@ -74,7 +74,7 @@ func startPrinting(cmd *exec.Cmd) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	stderr := &syncBuffer{}
+	stderr := &Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return "", err

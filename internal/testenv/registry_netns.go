@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
-	"strings"
-	"sync"
 	"testing"
 )
 
@@ -56,22 +54,4 @@ func NewNamespaceRegistry(t testing.TB, ns ...Namespace) *Registry {
 		t.Fatalf("testenv: %v", err)
 	}
 	return r
-}
-
-// syncBuffer is a command's stderr, read while the command writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
