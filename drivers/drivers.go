@@ -305,15 +305,22 @@ func (e *LockedError) Error() string {
 		" since " + e.Lock.Since.Format(time.RFC3339) + " (state " + string(e.Lock.State) + ")"
 }
 
-// Store keeps deploy locks and machine records on one server.
+// Store keeps deploy locks, machine records and the audit log on one
+// server.
 type Store interface {
 	machine.Persister
+	Audit
 	// Lock takes the lock for key unless a holder whose lease has not expired
 	// has it (*LockedError). The returned bool is true when an expired lease
 	// was taken over, i.e. the previous run died.
 	Lock(ctx context.Context, key, holder string, lease time.Duration) (bool, error)
 	Renew(ctx context.Context, key, holder string, lease time.Duration) error
 	Unlock(ctx context.Context, key, holder string) error
+	// ReleaseLock takes key away from whoever holds it, for a stuck lock
+	// (`luma lock release --force`), and returns the lock it removed, or
+	// ErrNotFound when none was held. A live holder then fails to renew
+	// its lease and stops as a lost lease makes it.
+	ReleaseLock(ctx context.Context, key string) (Lock, error)
 	// Load returns the record of project/app, or ErrNotFound.
 	Load(ctx context.Context, project, app string) (machine.Record, error)
 	// Forget deletes the record of project/app, for an app taken away; a

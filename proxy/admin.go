@@ -119,6 +119,22 @@ func (s *server) handle(ctx context.Context, req protocol.Request) protocol.Resp
 		return protocol.Response{Records: s.store.Records()}
 	case protocol.OpLocks:
 		return protocol.Response{Locks: s.store.Locks()}
+	case protocol.OpAppendEvent:
+		if req.Event == nil {
+			return errResponse(errors.New("append_event needs an event"))
+		}
+		return s.changed(s.store.AppendEvent(*req.Event))
+	case protocol.OpEvents:
+		return protocol.Response{Events: s.store.Events(req.Project)}
+	case protocol.OpReleaseLock:
+		l, err := s.store.ReleaseLock(req.Key)
+		if err != nil {
+			return errResponse(err)
+		}
+		s.logger.Warn("lock released by force", "key", l.Key, "holder", l.Holder, "since", l.Since)
+		resp := s.changed(nil)
+		resp.Lock = &l
+		return resp
 	}
 	return errResponse(fmt.Errorf("unknown admin op %q (is luma newer than this luma-proxy? run \"luma setup\")", req.Op))
 }

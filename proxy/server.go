@@ -172,7 +172,7 @@ func (s *server) load() []*Service {
 		return nil
 	}
 	restored, errs := s.router.restore(st.Routes)
-	s.store.restore(st.Locks, st.Records)
+	s.store.restore(st.Locks, st.Records, st.Events)
 	s.certs.sync(s.router.snapshot())
 	for _, err := range append(skipped, errs...) {
 		s.logger.Warn("state entry skipped", "state", s.opts.StatePath, "err", err)
@@ -193,6 +193,7 @@ func (s *server) persist() error {
 		Routes:  s.router.snapshot(),
 		Locks:   s.store.Locks(),
 		Records: s.store.Records(),
+		Events:  s.store.allEvents(),
 	}
 	if err := writeState(s.opts.StatePath, st); err != nil {
 		s.logger.Error("saving state", "state", s.opts.StatePath, "err", err)
@@ -288,7 +289,7 @@ func (s *server) reloadStore() {
 		s.logger.Error("re-reading state at the handover", "err", err)
 		return
 	}
-	s.store.restore(st.Locks, st.Records)
+	s.store.restore(st.Locks, st.Records, st.Events)
 }
 
 // idleGrace is how long a stopping proxy waits for HTTP/1 keep-alive

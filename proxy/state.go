@@ -16,12 +16,14 @@ import (
 const stateVersion = 1
 
 // State is what the proxy keeps across restarts: routes (without draining
-// targets: requests in flight do not survive a restart), locks and records.
+// targets: requests in flight do not survive a restart), locks, records
+// and the audit log.
 type State struct {
 	Version int              `json:"version"`
 	Routes  []drivers.Route  `json:"routes"`
 	Locks   []drivers.Lock   `json:"locks"`
 	Records []machine.Record `json:"records"`
+	Events  []drivers.Event  `json:"events,omitempty"`
 }
 
 // rawState decodes the file entry by entry, so one bad entry costs only
@@ -31,6 +33,7 @@ type rawState struct {
 	Routes  []json.RawMessage `json:"routes"`
 	Locks   []json.RawMessage `json:"locks"`
 	Records []json.RawMessage `json:"records"`
+	Events  []json.RawMessage `json:"events"`
 }
 
 // readState reads path. A missing file is an empty state. Entries that do
@@ -79,6 +82,18 @@ func readState(path string) (st State, skipped []error, err error) {
 			continue
 		}
 		st.Records = append(st.Records, r)
+	}
+	for i, m := range raw.Events {
+		var e drivers.Event
+		err := json.Unmarshal(m, &e)
+		if err == nil && (e.Kind == "" || e.Project == "") {
+			err = errors.New("event without kind or project")
+		}
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("event #%d: %w", i+1, err))
+			continue
+		}
+		st.Events = append(st.Events, e)
 	}
 	return st, skipped, nil
 }

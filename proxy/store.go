@@ -19,6 +19,7 @@ type Store struct {
 	mu      sync.Mutex
 	locks   map[string]drivers.Lock
 	records map[string]machine.Record // project/app →
+	events  []drivers.Event           // the audit log, oldest first (history.go)
 }
 
 func newStore(now func() time.Time) *Store {
@@ -167,10 +168,13 @@ func (s *Store) Records() []machine.Record {
 	return out
 }
 
-// restore loads persisted locks and records.
-func (s *Store) restore(locks []drivers.Lock, records []machine.Record) {
+// restore loads persisted locks, records and events.
+func (s *Store) restore(locks []drivers.Lock, records []machine.Record, events []drivers.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, e := range events {
+		s.events = drivers.TrimHistory(append(s.events, e), e)
+	}
 	for _, l := range locks {
 		s.locks[l.Key] = l
 	}

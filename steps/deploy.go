@@ -54,10 +54,12 @@ func (d *deploy) run(ctx context.Context) error {
 	d.ctx = ctx
 	d.live, d.cancel = context.WithCancelCause(ctx)
 	defer d.cancel(nil)
+	started := d.opts.Now()
 	if err := d.lock(ctx); err != nil {
 		return err
 	}
 	defer d.unlock(ctx)
+	defer d.audit(started)
 	pre, cancelPre := context.WithCancelCause(d.live)
 	defer cancelPre(nil)
 	d.pre, d.meeting = pre, newMeeting(len(d.runs), cancelPre)

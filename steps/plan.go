@@ -18,9 +18,12 @@ import (
 
 // App is one app to deploy, as the config resolved it.
 type App struct {
-	Project  string
-	Name     string
-	Image    string
+	Project string
+	Name    string
+	Image   string
+	// ImageRef names Image in the history when Image is an image ID (a
+	// rollback to an image its tag no longer names); "" otherwise.
+	ImageRef string
 	Release  string
 	Replicas int      // at least 1
 	Env      []string // KEY=VALUE, secrets included: never printed
@@ -78,6 +81,7 @@ type Reporter interface {
 // Options tune a run.
 type Options struct {
 	Holder   string           // who deploys, shown to whoever meets the lock; default user@host pid N
+	Kind     string           // what the history calls the run: drivers.EventDeploy (default) or EventRollback
 	Lease    time.Duration    // lock lease, renewed every Lease/3; default 30s
 	LockWait time.Duration    // how long to wait for a lock another live run holds; 0: fail at once
 	Now      func() time.Time // clock of records and timings; default time.Now
@@ -203,6 +207,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Lease <= 0 {
 		o.Lease = 30 * time.Second
+	}
+	if o.Kind == "" {
+		o.Kind = drivers.EventDeploy
 	}
 	if o.Now == nil {
 		o.Now = time.Now

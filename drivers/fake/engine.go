@@ -27,7 +27,7 @@ func (h *Host) Create(ctx context.Context, spec drivers.ContainerSpec) error {
 	if _, ok := h.containers[spec.Name]; ok {
 		return fmt.Errorf("container %s: %w", spec.Name, drivers.ErrConflict)
 	}
-	image := h.images[spec.Image]
+	image := h.imageID(spec.Image)
 	if image == "" {
 		return fmt.Errorf("image %s: %w", spec.Image, drivers.ErrNotFound)
 	}
@@ -268,7 +268,7 @@ func (h *Host) HasImage(ctx context.Context, ref string) (bool, error) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.images[ref] != "", nil
+	return h.imageID(ref) != "", nil
 }
 
 // ImageID is ref's ID on this host, "" when absent.
@@ -278,7 +278,23 @@ func (h *Host) ImageID(ctx context.Context, ref string) (string, error) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.images[ref], nil
+	return h.imageID(ref), nil
+}
+
+// imageID is the ID of ref, a name or, as the engine takes it, an ID of
+// an image the host holds. The host's lock is held.
+func (h *Host) imageID(ref string) string {
+	if id := h.images[ref]; id != "" {
+		return id
+	}
+	if strings.HasPrefix(ref, "sha256:") {
+		for _, id := range h.images {
+			if id == ref {
+				return id
+			}
+		}
+	}
+	return ""
 }
 
 const imagePrefix = "fake-image "

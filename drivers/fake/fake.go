@@ -52,6 +52,7 @@ type Host struct {
 	inFlight        map[string]int
 	locks           map[string]drivers.Lock
 	records         map[string]machine.Record
+	events          []drivers.Event
 	calls           map[string]int
 	faults          []*fault
 	behaviors       []Behavior
@@ -98,8 +99,8 @@ func (h *Host) Name() string { return h.name }
 // follow it when the deploy is given Clock().Now.
 func (h *Host) Clock() *Clock { return h.clock }
 
-// Clone copies the host's containers, networks, images, routes, locks and
-// records (not its faults, call counts or log) with a clock of its own: a
+// Clone copies the host's containers, networks, images, routes, locks,
+// records and events (not its faults, call counts or log) with a clock of its own: a
 // Fault's Do can take one to keep a server as a deploy that died at that
 // call left it.
 func (h *Host) Clone() *Host {
@@ -126,6 +127,7 @@ func (h *Host) Clone() *Host {
 		r.Timings = maps.Clone(r.Timings)
 		c.records[k] = r
 	}
+	c.events = slices.Clone(h.events)
 	c.behaviors = slices.Clone(h.behaviors)
 	c.nextID = h.nextID
 	maps.Copy(c.imageCreated, h.imageCreated)

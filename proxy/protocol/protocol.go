@@ -49,6 +49,11 @@ const (
 	// it; ping answers with the new Binary once it took over.
 	OpUpgrade       = "upgrade"
 	OpUpgradeStatus = "upgrade_status" // → Upgrade: the last upgrade's outcome
+	OpAppendEvent   = "append_event"   // Event: added to the audit log
+	OpEvents        = "events"         // Project → Events, oldest first
+	// OpReleaseLock takes Key from whoever holds it → Lock (the one
+	// removed), or NotFound.
+	OpReleaseLock = "release_lock"
 )
 
 // UpgradeStatus is the outcome of the last upgrade.
@@ -71,6 +76,7 @@ type Request struct {
 	Project string          `json:"project,omitempty"`
 	// Certificate travels only in requests; responses never hold a key.
 	Certificate *drivers.OwnCertificate `json:"certificate,omitempty"`
+	Event       *drivers.Event          `json:"event,omitempty"`
 }
 
 // Error kinds, so the client can map them back to drivers errors.
@@ -102,4 +108,5 @@ type Response struct {
 	Upgrade    *UpgradeStatus `json:"upgrade,omitempty"`
 
 	Certificates []drivers.Certificate `json:"certificates,omitempty"`
+	Events       []drivers.Event       `json:"events,omitempty"`
 }
