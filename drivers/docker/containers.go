@@ -20,6 +20,24 @@ import (
 // Create creates a container from spec. Errors never carry spec.Env.
 func (e *Engine) Create(ctx context.Context, spec drivers.ContainerSpec) error {
 	what := "create container " + spec.Name
+	opts, err := createOptions(spec)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return e.create(ctx, what, opts)
+}
+
+func (e *Engine) create(ctx context.Context, what string, opts client.ContainerCreateOptions) error {
+	_, err := e.cli.ContainerCreate(ctx, opts)
+	if err != nil && isNotFound(err) {
+		// The name is new, so what is missing is the image or the network.
+		return &drivers.OpError{Op: what, Err: fmt.Errorf("%w (%v)", drivers.ErrNotFound, err)}
+	}
+	return wrap(err, what)
+}
+
+// createOptions is spec as the Engine's create call takes it.
+func createOptions(spec drivers.ContainerSpec) (client.ContainerCreateOptions, error) {
 	cfg := &container.Config{
 		Image:      spec.Image,
 		Labels:     spec.Labels,
@@ -40,7 +58,7 @@ func (e *Engine) Create(ctx context.Context, spec drivers.ContainerSpec) error {
 	if len(spec.Ports) > 0 {
 		exposed, bindings, err := portBindings(spec.Ports)
 		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+			return client.ContainerCreateOptions{}, err
 		}
 		cfg.ExposedPorts = exposed
 		host.PortBindings = bindings
@@ -52,17 +70,12 @@ func (e *Engine) Create(ctx context.Context, spec drivers.ContainerSpec) error {
 			spec.Network: {Aliases: spec.Aliases},
 		}}
 	}
-	_, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+	return client.ContainerCreateOptions{
 		Name:             spec.Name,
 		Config:           cfg,
 		HostConfig:       host,
 		NetworkingConfig: netcfg,
-	})
-	if err != nil && isNotFound(err) {
-		// The name is new, so what is missing is the image or the network.
-		return &drivers.OpError{Op: what, Err: fmt.Errorf("%w (%v)", drivers.ErrNotFound, err)}
-	}
-	return wrap(err, what)
+	}, nil
 }
 
 func isNotFound(err error) bool { return err != nil && errors.Is(wrap(err, ""), drivers.ErrNotFound) }

@@ -25,9 +25,10 @@ func TestContract(t *testing.T) {
 		}
 		t.Cleanup(func() { cli.Close() })
 		return enginetest.Subject{
-			Engine: e,
-			Image:  testenv.BuildHello(t, "contract"),
-			Labels: testenv.Labels(t),
+			Engine:   e,
+			Sessions: e,
+			Image:    testenv.BuildHello(t, "contract"),
+			Labels:   testenv.Labels(t),
 			Env: func(ctx context.Context, name string) ([]string, error) {
 				r, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
 				if err != nil {

@@ -16,12 +16,13 @@ func TestContract(t *testing.T) {
 		h := fake.NewHost("contract")
 		const image = "luma-test-hello:contract"
 		h.AddImage(image)
-		h.Behave(fake.Behavior{Match: image, Exec: enginetest.HelloTool})
+		h.Behave(fake.Behavior{Match: image, Exec: enginetest.HelloTool, Attached: enginetest.HelloProcess})
 		reg := fake.NewRegistry("registry.test:5000", "luma", "s3cret")
 		h.UseRegistry(reg)
 		return enginetest.Subject{
-			Engine: h,
-			Image:  image,
+			Engine:   h,
+			Sessions: h,
+			Image:    image,
 			Env: func(_ context.Context, name string) ([]string, error) {
 				spec, _, ok := h.Spec(name)
 				if !ok {

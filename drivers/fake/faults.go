@@ -106,6 +106,10 @@ type Behavior struct {
 	// Exec answers commands exec'd in the container (Exec, ExecStream);
 	// without it every command succeeds with no output.
 	Exec ExecFunc
+	// Attached runs commands attached to the caller's streams: exec'd
+	// (Attach) or a one-off's (RunOnce, matched by its image). Without
+	// it they run through Exec (sessions.go).
+	Attached ProcessFunc
 }
 
 // ExecFunc is what a command exec'd in a container does: its stdout, its

@@ -32,7 +32,10 @@
 //
 // The image is FROM scratch, so tests that need a command to exec run the
 // binary itself: `hello cat` copies stdin to stdout, `hello exit CODE MSG`
-// prints MSG to stderr and exits with CODE.
+// prints MSG to stderr and exits with CODE, `hello echo WORDS...` prints
+// the words to stdout, `hello env KEY...` prints KEY=VALUE of each,
+// `hello sleep D` sleeps D and `hello tty` is an interactive session (see
+// tool.go).
 package main
 
 import (
@@ -196,6 +199,8 @@ func tool(args []string) int {
 			fmt.Fprintln(os.Stderr, args[2])
 		}
 		return code
+	case "echo", "env", "sleep", "tty":
+		return moreTools(args)
 	}
 	fmt.Fprintf(os.Stderr, "hello: unknown command %q\n", args[0])
 	return 2

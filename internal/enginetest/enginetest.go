@@ -32,6 +32,8 @@ import (
 // the Engine interface cannot give.
 type Subject struct {
 	Engine drivers.Engine
+	// Sessions is Engine's drivers.Sessions: attached execs and one-offs.
+	Sessions drivers.Sessions
 	// Image is on Engine. Its default command runs until stopped and exits
 	// on SIGTERM; exec'd, `/hello cat` and `/hello exit CODE MSG` do what
 	// examples/hello's tool does (see HelloTool).
@@ -100,6 +102,8 @@ func Run(t *testing.T, newSubject func(t *testing.T) Subject) {
 		{"ImageLayers", testImageLayers},
 		{"Exec", testExec},
 		{"ExecStream", testExecStream},
+		{"Attach", testAttach},
+		{"RunOnce", testRunOnce},
 		{"Platform", testPlatform},
 		{"Registry", testRegistry},
 	} {
