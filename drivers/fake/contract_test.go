@@ -16,7 +16,7 @@ func TestContract(t *testing.T) {
 		h := fake.NewHost("contract")
 		const image = "luma-test-hello:contract"
 		h.AddImage(image)
-		h.Behave(fake.Behavior{Match: image, Exec: enginetest.HelloTool, Attached: enginetest.HelloProcess})
+		h.Behave(fake.Behavior{Match: image, Exec: enginetest.HelloTool, Run: enginetest.HelloTool, Attached: enginetest.HelloProcess})
 		reg := fake.NewRegistry("registry.test:5000", "luma", "s3cret")
 		h.UseRegistry(reg)
 		return enginetest.Subject{

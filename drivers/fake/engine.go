@@ -77,13 +77,18 @@ func (h *Host) Start(ctx context.Context, name string) error {
 	}
 	c.State, c.ExitCode, c.StartedAt = "running", 0, h.clock.Now()
 	c.healthy, c.probes = 0, 0
-	switch b := h.behavior(c); b.CrashOnStart {
+	b := h.behavior(c)
+	switch b.CrashOnStart {
 	case "exited":
 		c.State, c.ExitCode = "exited", b.ExitCode
 	case "restarting":
 		c.State, c.ExitCode = "restarting", b.ExitCode
 		c.RestartCount++
 	}
+	if b.Run != nil && len(c.spec.Cmd) > 0 && c.State == "running" {
+		h.runCmd(c, b.Run)
+	}
+	h.wakeLogs()
 	return nil
 }
 
@@ -103,6 +108,7 @@ func (h *Host) Stop(ctx context.Context, name string, timeout time.Duration) err
 		c.State, c.ExitCode = "exited", 0
 	}
 	c.stopped = timeout
+	h.wakeLogs()
 	return nil
 }
 
@@ -126,6 +132,7 @@ func (h *Host) Remove(ctx context.Context, name string) error {
 	if c, ok := h.containers[name]; ok {
 		h.checkStop(c, "removed")
 		delete(h.containers, name)
+		h.wakeLogs()
 	}
 	if name == "luma-proxy" { // its successor runs its own image's binary
 		h.proxyInfo = drivers.ProxyInfo{}
@@ -603,6 +610,7 @@ func (h *Host) Crash(name string, code int) {
 	defer h.mu.Unlock()
 	if c, ok := h.containers[name]; ok {
 		c.State, c.ExitCode = "exited", code
+		h.wakeLogs()
 	}
 }
 

@@ -57,6 +57,9 @@ type Host struct {
 	faults          []*fault
 	behaviors       []Behavior
 	nextID          int
+	// logWake is closed and replaced when a log grows or a container
+	// stops or goes: followers wake up (logs.go).
+	logWake chan struct{}
 	// imageCreated holds every image, tagged or not: image ID → when it
 	// was made (by the host's clock; a load keeps the source's time).
 	imageCreated map[string]imageTime
@@ -68,6 +71,7 @@ type container struct {
 	stopped time.Duration // timeout of the last Stop, -1 when never stopped
 	healthy int           // healthy probes answered
 	probes  int           // probes answered
+	logs    []drivers.LogLine
 }
 
 // NewHost returns an empty server with its own clock.
@@ -87,6 +91,7 @@ func NewHost(name string) *Host {
 		locks:       map[string]drivers.Lock{},
 		records:     map[string]machine.Record{},
 		calls:       map[string]int{},
+		logWake:     make(chan struct{}),
 
 		imageCreated: map[string]imageTime{},
 	}
@@ -111,6 +116,7 @@ func (h *Host) Clone() *Host {
 	for name, ct := range h.containers {
 		cp := *ct
 		cp.Container = copyContainer(ct.Container)
+		cp.logs = slices.Clone(ct.logs)
 		c.containers[name] = &cp
 	}
 	for name, labels := range h.networks {

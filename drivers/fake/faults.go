@@ -110,6 +110,11 @@ type Behavior struct {
 	// (Attach) or a one-off's (RunOnce, matched by its image). Without
 	// it they run through Exec (sessions.go).
 	Attached ProcessFunc
+	// Run, when set, is what a container created with a Cmd runs at
+	// Start, to its end: its stdout and stderr go to the container's log
+	// and it exits with the code. Without a Cmd the container runs, as the
+	// image's default command would, until stopped.
+	Run ExecFunc
 }
 
 // ExecFunc is what a command exec'd in a container does: its stdout, its

@@ -102,6 +102,7 @@ func Run(t *testing.T, newSubject func(t *testing.T) Subject) {
 		{"ImageLayers", testImageLayers},
 		{"Exec", testExec},
 		{"ExecStream", testExecStream},
+		{"Logs", testLogs},
 		{"Attach", testAttach},
 		{"RunOnce", testRunOnce},
 		{"Platform", testPlatform},
