@@ -56,6 +56,8 @@ again to finish), 5 another deploy holds the lock, 130 interrupted.`,
 		newRemoveCmd(g),
 		newPruneCmd(g),
 		newProxyCmd(g),
+		newExecCmd(g),
+		newLogsCmd(g),
 	)
 	return root
 }
