@@ -57,7 +57,6 @@ again to finish), 5 another deploy holds the lock, 130 interrupted.`,
 		newPruneCmd(g),
 		newProxyCmd(g),
 		newExecCmd(g),
-		newExecCmd(g),
 		newLogsCmd(g),
 	)
 	return root
