@@ -26,13 +26,18 @@ type deployOptions struct {
 	lease    time.Duration
 	release  string
 	json     bool
+	// rollback: deploy the release --to names, or the one before the
+	// current, from its image (rollback.go).
+	rollback bool
+	to       string
 }
 
 func newDeployCmd(g *globals) *cobra.Command {
 	opts := &deployOptions{}
 	cmd := &cobra.Command{
-		Use:   "deploy [app...]",
-		Short: "Deploy apps blue-green with zero downtime (all apps when none is named)",
+		Use:               "deploy [app...]",
+		Short:             "Deploy apps blue-green with zero downtime (all apps when none is named)",
+		ValidArgsFunction: completeApps(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.apps = args
 			return runDeploy(cmd.Context(), g, opts)
@@ -99,7 +104,7 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 	}()
 
 	rel := opts.release
-	if rel == "" {
+	if rel == "" && !opts.rollback {
 		rel = release.ID(ctx, cfg.Dir, time.Now())
 	}
 	f, err := connectServers(ctx, g, cfg, serversOf(apps))
@@ -117,6 +122,14 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 	if opts.json {
 		out = newPrinter(g.stderr)
 	}
+	kind := drivers.EventDeploy
+	var pinned map[string]deploy.Pinned
+	if opts.rollback {
+		kind = drivers.EventRollback
+		if rel, pinned, err = planRollback(ctx, cfg, apps[0], f, opts.to, out); err != nil {
+			return err
+		}
+	}
 	servers := map[string]deploy.Server{}
 	for _, name := range f.Names() {
 		s := f.Get(name)
@@ -125,7 +138,8 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 	report := &deployReport{Project: cfg.Name, Release: rel}
 	_, failed := deploy.Run(ctx, deploy.Options{
 		Config: cfg, Apps: apps, Env: envs, Certificates: certs, Release: rel, Servers: servers, Source: source, Registry: registry, Out: out,
-		Steps: steps.Options{Holder: naming.Holder(), LockWait: opts.lockWait, Lease: opts.lease},
+		Steps:  steps.Options{Holder: naming.Holder(), LockWait: opts.lockWait, Lease: opts.lease, Kind: kind},
+		Pinned: pinned,
 		Done: func(r deploy.AppResult) {
 			g.log.Debug("deploy finished", "app", r.App, "took", r.Wall, "result", r.Result)
 			printDeploySummary(out, r.App, rel, r.Wall, r.Result)

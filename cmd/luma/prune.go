@@ -28,8 +28,9 @@ type pruneOptions struct {
 func newPruneCmd(g *globals) *cobra.Command {
 	opts := &pruneOptions{}
 	cmd := &cobra.Command{
-		Use:   "prune [app...]",
-		Short: "Remove images of old releases from the servers and the local engine, keeping keep_releases of each app",
+		Use:               "prune [app...]",
+		Short:             "Remove images of old releases from the servers and the local engine, keeping keep_releases of each app",
+		ValidArgsFunction: completeApps(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.apps = args
 			return runPrune(cmd.Context(), g, opts)

@@ -27,6 +27,7 @@ func newRemoveCmd(g *globals) *cobra.Command {
 			}
 			return nil
 		},
+		ValidArgsFunction: completeApps(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRemove(cmd.Context(), g, args)
 		},

@@ -4,33 +4,86 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/internal/config"
 	"github.com/luma-deploy/luma/internal/fleet"
+	"github.com/luma-deploy/luma/internal/history"
 	"github.com/luma-deploy/luma/internal/status"
 	"github.com/spf13/cobra"
 )
 
 type statusOptions struct {
-	apps []string
-	json bool
+	apps    []string
+	json    bool
+	history bool
+	limit   int
 }
 
 func newStatusCmd(g *globals) *cobra.Command {
 	opts := &statusOptions{}
 	cmd := &cobra.Command{
-		Use:   "status [app...]",
-		Short: "Show where every app stands: active color, replicas, releases, deploys in progress",
+		Use:               "status [app...]",
+		Short:             "Show where every app stands: active color, replicas, releases, deploys in progress",
+		ValidArgsFunction: completeApps(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.apps = args
+			if opts.history {
+				return runHistory(cmd.Context(), g, opts)
+			}
 			return runStatus(cmd.Context(), g, opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print JSON for scripts")
+	cmd.Flags().BoolVar(&opts.history, "history", false, "show the project's audit log instead: deploys, rollbacks, removals, setups, lock releases")
+	cmd.Flags().IntVarP(&opts.limit, "limit", "n", 20, "with --history: the newest N entries (0: all kept)")
 	return cmd
+}
+
+// runHistory is `luma status --history`: the audit log of the project
+// (or of the apps named) on its servers, newest first.
+func runHistory(ctx context.Context, g *globals, opts *statusOptions) error {
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return err
+	}
+	apps, err := selectApps(cfg, opts.apps)
+	if err != nil {
+		return err
+	}
+	names := cfg.Servers()
+	if len(opts.apps) > 0 {
+		names = serversOf(apps)
+	}
+	f, err := connectServers(ctx, g, cfg, names)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	events, err := readEvents(ctx, f, cfg.Name)
+	if err != nil {
+		return err
+	}
+	runs := history.Merge(events)
+	if len(opts.apps) > 0 {
+		runs = slices.DeleteFunc(runs, func(r history.Run) bool { return !slices.Contains(opts.apps, r.App) })
+	}
+	if opts.limit > 0 && len(runs) > opts.limit {
+		runs = runs[:opts.limit]
+	}
+	if opts.json {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"project": cfg.Name, "history": nonNil(runs)})
+	}
+	if len(runs) == 0 {
+		g.out.Println("No history of %s on %s yet.", cfg.Name, strings.Join(f.Names(), ", "))
+		return nil
+	}
+	return printRuns(g.stdout, runs, true, nil)
 }
 
 func runStatus(ctx context.Context, g *globals, opts *statusOptions) error {

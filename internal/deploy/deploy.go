@@ -59,9 +59,18 @@ type Options struct {
 	// anonymously).
 	Registry *Registry
 	Out      Reporter
-	Steps    steps.Options // holder, lock wait, lease
+	Steps    steps.Options // holder, lock wait, lease, kind
+	// Pinned are images to deploy instead of building or taking the
+	// config's (app name → image): `luma rollback`'s earlier release.
+	Pinned map[string]Pinned
 	// Done is called after each app's deploy, e.g. to print its summary.
 	Done func(AppResult)
+}
+
+// Pinned is an image a run deploys whatever the config says.
+type Pinned struct {
+	Image string // what the servers run: a name, or an ID every server holds
+	Ref   string // its name, for the history, when Image is an ID
 }
 
 // AppResult is one app's deploy.
@@ -77,9 +86,14 @@ type AppResult struct {
 func Run(ctx context.Context, opts Options) ([]AppResult, error) {
 	var out []AppResult
 	for _, a := range opts.Apps {
-		image, err := buildImage(ctx, opts, a)
-		if err != nil {
-			return out, &BuildError{App: a.Name, Err: err}
+		pin, pinned := opts.Pinned[a.Name]
+		image := pin.Image
+		if !pinned {
+			built, err := buildImage(ctx, opts, a)
+			if err != nil {
+				return out, &BuildError{App: a.Name, Err: err}
+			}
+			image = built
 		}
 		source, err := provide(ctx, opts, a, image)
 		if err != nil {
@@ -95,6 +109,7 @@ func Run(ctx context.Context, opts Options) ([]AppResult, error) {
 		}
 		start := time.Now()
 		app := App(opts.Config, a, image, opts.Release, opts.Env[a.Name])
+		app.ImageRef = pin.Ref
 		if c, ok := opts.Certificates[a.Name]; ok {
 			app.Certificate = &c
 		}
@@ -104,7 +119,7 @@ func Run(ctx context.Context, opts Options) ([]AppResult, error) {
 		if opts.Done != nil {
 			opts.Done(r)
 		}
-		if a.Build != nil { // only builds make images of Luma's
+		if a.Build != nil && !pinned { // only builds make images of Luma's
 			pruneApp(ctx, opts, a, res)
 		}
 		if err != nil {

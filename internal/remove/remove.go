@@ -51,6 +51,11 @@ func Server(ctx context.Context, server string, e drivers.Containers, p drivers.
 		}
 		return fmt.Errorf("take deploy lock %s: %w", key, err)
 	}
+	start := time.Now()
+	release := ""
+	if rec, lerr := p.Load(ctx, app.Project, app.Name); lerr == nil && rec.Active != "" {
+		release = rec.Release
+	}
 	// A lost lease stops the remove, as it stops a deploy: another run
 	// may own the app on this server now.
 	outer := ctx
@@ -69,6 +74,7 @@ func Server(ctx context.Context, server string, e drivers.Containers, p drivers.
 		// for longer than the lease, after which it expires anyway.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.Lease)
 		defer cancel()
+		audit(uctx, server, p, app, release, opts.Holder, start, err, rep)
 		if uerr := p.Unlock(uctx, key, opts.Holder); uerr != nil {
 			rep.Printf(server, "Could not release the deploy lock (it expires in %s): %v", opts.Lease, uerr)
 		}

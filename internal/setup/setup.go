@@ -76,7 +76,7 @@ type Proxy interface {
 // Server sets up one server. It is idempotent: a second run with the same
 // luma binary changes nothing, and a luma binary whose proxy code did not
 // change (proxy.Revision) leaves luma-proxy alone.
-func Server(ctx context.Context, server string, e Engine, p Proxy, opts Options, rep Reporter) error {
+func Server(ctx context.Context, server string, e Engine, p Proxy, opts Options, rep Reporter) (err error) {
 	pl, err := planProxy(ctx, e, p, opts)
 	if err != nil {
 		return err
@@ -85,6 +85,12 @@ func Server(ctx context.Context, server string, e Engine, p Proxy, opts Options,
 		rep.Printf(server, "%s", pl.words())
 		return nil
 	}
+	start := time.Now()
+	defer func() {
+		if err == nil {
+			audit(ctx, server, p, pl, opts, start, rep)
+		}
+	}()
 	network := naming.Network(opts.Project)
 	if err := e.EnsureNetwork(ctx, network, map[string]string{naming.LabelProject: opts.Project}); err != nil {
 		return fmt.Errorf("create network %s: %w", network, err)

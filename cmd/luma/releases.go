@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/internal/history"
+)
+
+type releasesOptions struct {
+	app   string
+	json  bool
+	limit int
+}
+
+func newReleasesCmd(g *globals) *cobra.Command {
+	opts := &releasesOptions{}
+	cmd := &cobra.Command{
+		Use:   "releases APP",
+		Short: "Show an app's history: releases deployed and rolled back, by whom, when, how they ended",
+		Long: `Releases reads the history luma-proxy keeps on each of the app's servers (the
+last 50 events per app): every deploy and rollback with its release, image,
+who ran it, when, how long it took and how it ended on each server, and the
+app's removals and forced lock releases. (live) marks what serves now.`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeApps(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.app = args[0]
+			return runReleases(cmd.Context(), g, opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print JSON for scripts")
+	cmd.Flags().IntVarP(&opts.limit, "limit", "n", 20, "show the newest N runs (0: all kept)")
+	return cmd
+}
+
+func runReleases(ctx context.Context, g *globals, opts *releasesOptions) error {
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return err
+	}
+	apps, err := selectApps(cfg, []string{opts.app})
+	if err != nil {
+		return err
+	}
+	f, err := connectServers(ctx, g, cfg, apps[0].Servers)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	events, err := readEvents(ctx, f, cfg.Name)
+	if err != nil {
+		return err
+	}
+	live := map[string]string{}
+	for _, name := range f.Names() {
+		rec, err := f.Get(name).Proxy.Load(ctx, cfg.Name, opts.app)
+		switch {
+		case errors.Is(err, drivers.ErrNotFound):
+		case err != nil:
+			return err
+		case rec.Active != "":
+			live[name] = rec.Release
+		}
+	}
+	runs := history.ForApp(history.Merge(events), opts.app)
+	if opts.limit > 0 && len(runs) > opts.limit {
+		runs = runs[:opts.limit]
+	}
+	if opts.json {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"project": cfg.Name, "app": opts.app, "live": live, "runs": nonNil(runs)})
+	}
+	if len(runs) == 0 {
+		g.out.Println("No history of %s on %s yet.", opts.app, strings.Join(f.Names(), ", "))
+		return nil
+	}
+	return printRuns(g.stdout, runs, false, live)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
