@@ -75,7 +75,7 @@ func runLogs(parent context.Context, g *globals, opts *logsOptions) error {
 	if err != nil {
 		return err
 	}
-	o := logs.Options{Project: cfg.Name, Proxy: opts.proxy, All: opts.all, Follow: opts.follow, Tail: max(opts.tail, -1)}
+	o := logs.Options{Project: cfg.Name, App: opts.app, Proxy: opts.proxy, All: opts.all, Follow: opts.follow, Tail: max(opts.tail, -1)}
 	if opts.since != "" {
 		if o.Since, err = logs.ParseSince(opts.since, time.Now()); err != nil {
 			return exitWith(exitUsage, err)
