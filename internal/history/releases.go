@@ -30,13 +30,18 @@ func Known(runs []Run, app string) []Release {
 
 // Timeline is the releases that served app one after another, oldest
 // first, with every rollback undoing back to its release: deploys of r1,
-// r2, r3 and a rollback to r2 leave [r1 r2]. A rollback without --to goes
-// to the one before the last, so rolling back twice walks back twice.
+// r2, r3 and a rollback to r2 leave [r1 r2]; a removal of the app empties
+// it. A rollback without --to goes to the one before the last, so rolling
+// back twice walks back twice.
 func Timeline(runs []Run, app string) []string {
 	var stack []string
 	mine := ForApp(runs, app)
 	for i := len(mine) - 1; i >= 0; i-- { // oldest first
 		r := mine[i]
+		if r.Kind == drivers.EventRemove && r.Outcome == "ok" {
+			stack = nil // removed: what served before is no longer a way back
+			continue
+		}
 		if !r.Deployed() || r.Release == "" {
 			continue
 		}
