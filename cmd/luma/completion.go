@@ -31,6 +31,18 @@ func completeApps(g *globals) cobra.CompletionFunc {
 	}
 }
 
+// completeApp completes the one app of a command that takes one, then
+// nothing (exec's command runs in the container, not here).
+func completeApp(g *globals) cobra.CompletionFunc {
+	apps := completeApps(g)
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveDefault
+		}
+		return apps(cmd, args, toComplete)
+	}
+}
+
 // completeServers completes server names: of the app given first when
 // there is one, else of the whole project.
 func completeServers(g *globals) cobra.CompletionFunc {

@@ -45,6 +45,7 @@ removed afterwards.`,
 			}
 			return nil
 		},
+		ValidArgsFunction: completeApp(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runExec(cmd.Context(), g, opts, cmd.InOrStdin(), args[0], args[1:])
 		},
@@ -53,6 +54,7 @@ removed afterwards.`,
 	cmd.Flags().IntVar(&opts.replica, "replica", 1, "replica of the active color to run in, from 1")
 	cmd.Flags().BoolVarP(&opts.interactive, "interactive", "i", false, "pass stdin to the command when it is not a terminal")
 	cmd.Flags().BoolVar(&opts.oneOff, "new", false, "run in a one-off container of the active release, removed afterwards")
+	cmd.RegisterFlagCompletionFunc("server", completeServers(g))
 	return cmd
 }
 

@@ -137,7 +137,7 @@ when its lease expires; release is for when waiting is not an option. If the
 holder is in fact still running, it loses its lease: before the switch it
 rolls back, after it it finishes.`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: completeApps(g),
+		ValidArgsFunction: completeApp(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.app = args[0]
 			return runLockRelease(cmd.Context(), g, opts)

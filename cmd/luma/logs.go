@@ -51,6 +51,7 @@ deploy starts; Ctrl-C ends it. --proxy shows luma-proxy's own log.`,
 			}
 			return nil
 		},
+		ValidArgsFunction: completeApp(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				opts.app = args[0]
@@ -67,6 +68,7 @@ deploy starts; Ctrl-C ends it. --proxy shows luma-proxy's own log.`,
 	f.BoolVar(&opts.all, "all", false, "also stopped containers and those of the old color still present")
 	f.BoolVar(&opts.proxy, "proxy", false, "luma-proxy's own log instead of an app's")
 	f.BoolVar(&opts.json, "json", false, "print one JSON object per line for scripts")
+	cmd.RegisterFlagCompletionFunc("server", completeServers(g))
 	return cmd
 }
 

@@ -28,7 +28,7 @@ last 50 events per app): every deploy and rollback with its release, image,
 who ran it, when, how long it took and how it ended on each server, and the
 app's removals and forced lock releases. (live) marks what serves now.`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: completeApps(g),
+		ValidArgsFunction: completeApp(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.app = args[0]
 			return runReleases(cmd.Context(), g, opts)

@@ -29,7 +29,7 @@ Without --to it goes to the release that served before the current one;
 rolling back again goes one further back. ` + "`luma releases APP`" + ` lists the
 releases to choose from.`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: completeApps(g),
+		ValidArgsFunction: completeApp(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.apps = args
 			return runDeploy(cmd.Context(), g, opts)
