@@ -93,7 +93,7 @@ func main() {
 	flag.StringVar(&o.proxyLogs, "proxy-logs", "luma-proxy", `container whose error/upstream log lines to report, on the engine of the docker CLI ("" to skip)`)
 	flag.BoolVar(&o.https, "https", false, "serve the app over HTTPS with its own certificate and send the load there (HTTP/2 on reused connections)")
 	flag.IntVar(&o.httpsPort, "https-port", 8443, "luma-proxy's HTTPS port, with -https")
-	flag.StringVar(&o.round, "round", "deploy", `what each round does under the load: deploy, restart (docker restart luma-proxy, local engine) or kill (SIGKILL of the proxy process; the supervisor restarts it)`)
+	flag.StringVar(&o.round, "round", "deploy", `what each round does under the load: deploy, rollback (a deploy, then luma rollback, in turn), restart (docker restart luma-proxy, local engine) or kill (SIGKILL of the proxy process; the supervisor restarts it)`)
 	flag.StringVar(&o.upgradeLuma, "upgrade-luma", "", "another luma binary (another proxy revision): each round runs luma setup with it and -luma in turn, under the load, instead of a deploy")
 	flag.Parse()
 	var err error
@@ -390,7 +390,14 @@ func (p project) deploy(i int) deployRun {
 		d.Error = err.Error()
 		return d
 	}
-	_, err := p.luma("deploy", "--release", fmt.Sprintf("zdt-%d", i))
+	args := []string{"deploy", "--release", fmt.Sprintf("zdt-%d", i)}
+	if p.o.round == "rollback" && i%2 == 0 {
+		// Every other round rolls back to the release before: the image
+		// of two rounds ago, still on the server.
+		d.Image = "rollback to " + image
+		args = []string{"rollback", p.o.project}
+	}
+	_, err := p.luma(args...)
 	d.End = time.Now()
 	d.Seconds = d.End.Sub(d.Start).Seconds()
 	if err != nil {

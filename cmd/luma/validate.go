@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,11 +11,15 @@ import (
 )
 
 func newValidateCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	asJSON := false
+	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check luma.yml and print a summary; changes nothing",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if asJSON {
+				return validateJSON(g)
+			}
 			cfg, err := loadConfig(g)
 			if err != nil {
 				return err
@@ -23,6 +28,68 @@ func newValidateCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the verdict as JSON: the apps and services, or every error with its file, line, column and key")
+	return cmd
+}
+
+// validateJSON is `luma validate --json`: the summary of a valid config,
+// or its errors each with file, line, column and key, for editors and CI.
+// An invalid config still exits 1.
+func validateJSON(g *globals) error {
+	type app struct {
+		Name     string   `json:"name"`
+		Image    string   `json:"image,omitempty"`
+		Build    string   `json:"build,omitempty"`
+		Replicas int      `json:"replicas"`
+		Servers  []string `json:"servers"`
+		Hosts    []string `json:"hosts,omitempty"`
+	}
+	type problem struct {
+		File    string `json:"file"`
+		Line    int    `json:"line,omitempty"`
+		Col     int    `json:"column,omitempty"`
+		Key     string `json:"key,omitempty"`
+		Message string `json:"message"`
+	}
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	cfg, err := config.Load(g.config)
+	if err != nil {
+		var errs config.Errors
+		if !errors.As(err, &errs) {
+			errs = config.Errors{{File: g.config, Msg: err.Error()}}
+		}
+		out := []problem{}
+		for _, e := range errs {
+			out = append(out, problem{File: e.File, Line: e.Line, Col: e.Col, Key: e.Key, Message: e.Msg})
+		}
+		if werr := enc.Encode(map[string]any{"valid": false, "errors": out}); werr != nil {
+			return werr
+		}
+		return exitWith(exitConfig, nil)
+	}
+	apps := []app{}
+	for _, a := range cfg.Apps {
+		x := app{Name: a.Name, Image: a.Image, Replicas: a.Replicas, Servers: a.Servers}
+		if a.Build != nil {
+			x.Build = a.Build.Context
+		}
+		if a.Proxy != nil {
+			x.Hosts = a.Proxy.Hosts
+		}
+		apps = append(apps, x)
+	}
+	type service struct {
+		Name    string   `json:"name"`
+		Image   string   `json:"image"`
+		Servers []string `json:"servers"`
+	}
+	services := []service{}
+	for _, s := range cfg.Services {
+		services = append(services, service{Name: s.Name, Image: s.Image, Servers: s.Servers})
+	}
+	return enc.Encode(map[string]any{"valid": true, "file": cfg.File, "project": cfg.Name, "apps": apps,
+		"services": services, "servers": cfg.Servers()})
 }
 
 // loadConfig loads and validates the config; every failure is a usage
