@@ -31,7 +31,7 @@ func TestRollbackBoundedWhenEngineHangs(t *testing.T) {
 	h := e.hosts[0]
 	e.mustDeploy("r1", naming.Blue)
 	e.opts.Cleanup = 100 * time.Millisecond
-	h.Inject(fake.Fault{Op: "Start", Nth: 1}, fake.Fault{Op: "Remove", Nth: 1, Match: "blog-green", Hang: true})
+	h.Inject(fake.Fault{Op: "Start", Nth: 1}, fake.Fault{Op: "Remove", Nth: 1, Match: "shop-blog-green", Hang: true})
 	var (
 		res  Result
 		err  error
@@ -47,7 +47,7 @@ func TestRollbackBoundedWhenEngineHangs(t *testing.T) {
 	if !errors.Is(err, ErrRollbackUnfinished) || res.Servers[0].Outcome != Failed {
 		t.Fatalf("err %v outcome %s", err, res.Servers[0].Outcome)
 	}
-	for _, want := range []string{"gave up after 100ms", "left on server1", "blog-green", "rolling_back"} {
+	for _, want := range []string{"gave up after 100ms", "left on server1", "shop-blog-green", "rolling_back"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -90,7 +90,7 @@ func TestLeaseRenewalHangs(t *testing.T) {
 	if !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("err %v, want the lease lost", err)
 	}
-	if cs := containerNames(appContainers(h)); len(cs) != 1 || cs[0] != "blog-blue" {
+	if cs := containerNames(appContainers(h)); len(cs) != 1 || cs[0] != "shop-blog-blue" {
 		t.Fatalf("containers %v", cs)
 	}
 }

@@ -69,7 +69,7 @@ func TestDeployLines(t *testing.T) {
 	for _, l := range []string{
 		"[server1] Deploying blog (2 replicas)...",
 		"[server1] No active version, deploying: blue",
-		"[server1] Deploying 2 replica(s): blog-blue-1, blog-blue-2",
+		"[server1] Deploying 2 replica(s): shop-blog-blue-1, shop-blog-blue-2",
 	} {
 		if !slices.Contains(first, l) {
 			t.Errorf("first deploy lacks %q:\n%s", l, e.out.text())
@@ -81,12 +81,12 @@ func TestDeployLines(t *testing.T) {
 	want := []string{
 		"[server1] Deploying blog (2 replicas)...",
 		"[server1] Current active: blue, deploying: green",
-		"[server1] Deploying 2 replica(s): blog-green-1, blog-green-2",
-		"[server1] Creating container blog-green-1...",
-		"[server1] Creating container blog-green-2...",
+		"[server1] Deploying 2 replica(s): shop-blog-green-1, shop-blog-green-2",
+		"[server1] Creating container shop-blog-green-1...",
+		"[server1] Creating container shop-blog-green-2...",
 		"[server1] Performing health checks on 2 containers...",
-		"[server1] Health check passed for blog-green-1",
-		"[server1] Health check passed for blog-green-2",
+		"[server1] Health check passed for shop-blog-green-1",
+		"[server1] Health check passed for shop-blog-green-2",
 		"[server1] All 2 containers passed health checks ✓",
 		"[server1] Switching traffic to green containers...",
 		"[server1] Gracefully shutting down 2 old containers...",
@@ -119,12 +119,12 @@ func TestOldStoppedAfterDrainAndNewAliasedBeforeSwitch(t *testing.T) {
 	e.mustDeploy("r1", naming.Blue)
 	var atSwitch drivers.Container
 	h.Inject(fake.Fault{Op: "SetRoute", Nth: 1, Pass: true, Do: func() {
-		atSwitch, _ = h.Inspect(bg, "blog-green")
+		atSwitch, _ = h.Inspect(bg, "shop-blog-green")
 	}})
-	h.SetInFlight("blog-blue:3000", 2)
+	h.SetInFlight("shop-blog-blue:3000", 2)
 	var stopTimeout time.Duration
-	h.Inject(fake.Fault{Op: "Remove", Match: "blog-blue", Pass: true, Do: func() {
-		_, stopTimeout, _ = h.Spec("blog-blue")
+	h.Inject(fake.Fault{Op: "Remove", Match: "shop-blog-blue", Pass: true, Do: func() {
+		_, stopTimeout, _ = h.Spec("shop-blog-blue")
 	}})
 	e.mustDeploy("r2", naming.Green)
 	if !slices.Equal(atSwitch.Networks["shop-network"], []string{"blog"}) {
@@ -230,7 +230,7 @@ func TestLegacyContainersRemovedAfterFirstSwitch(t *testing.T) {
 		t.Fatal("another project's container was touched")
 	}
 	log := h.RouteLog("shop/blog")
-	if len(log) != 2 || !slices.Equal(log[0].Targets, []string{"blog:3000"}) || !slices.Equal(log[1].Targets, []string{"blog-blue:3000"}) {
+	if len(log) != 2 || !slices.Equal(log[0].Targets, []string{"blog:3000"}) || !slices.Equal(log[1].Targets, []string{"shop-blog-blue:3000"}) {
 		t.Fatalf("route log %+v", log)
 	}
 	if rec := res.Servers[0].Record; !slices.Equal(rec.Old, []string{"blog"}) || rec.FromColor != "" {
@@ -249,12 +249,12 @@ func TestLeftoversOfTargetColorRemoved(t *testing.T) {
 	e := newEnv(t, 1)
 	h := e.hosts[0]
 	e.mustDeploy("r1", naming.Blue)
-	for _, n := range []string{"blog-green", "blog-green-7"} {
+	for _, n := range []string{"shop-blog-green", "shop-blog-green-7"} {
 		h.Create(bg, drivers.ContainerSpec{Name: n, Image: "blog:r1", Network: "shop-network",
 			Labels: map[string]string{naming.LabelProject: "shop", naming.LabelApp: "blog", naming.LabelColor: naming.Green}})
 	}
 	e.mustDeploy("r2", naming.Green)
-	if !e.out.has("[server1] Removing 2 containers left by an earlier deploy: blog-green, blog-green-7") {
+	if !e.out.has("[server1] Removing 2 containers left by an earlier deploy: shop-blog-green, shop-blog-green-7") {
 		t.Fatalf("leftovers not reported:\n%s", e.out.text())
 	}
 }
@@ -273,12 +273,12 @@ func TestActiveColorWithoutRecord(t *testing.T) {
 	}
 	lost.AddImage("blog:r1")
 	lost.EnsureNetwork(bg, "shop-network", nil)
-	for _, n := range []struct{ name, color, image string }{{"blog-green", naming.Green, "blog:r2"}, {"blog-blue", naming.Blue, "blog:r1"}} {
+	for _, n := range []struct{ name, color, image string }{{"shop-blog-green", naming.Green, "blog:r2"}, {"shop-blog-blue", naming.Blue, "blog:r1"}} {
 		lost.Create(bg, drivers.ContainerSpec{Name: n.name, Image: n.image, Network: "shop-network",
 			Labels: map[string]string{naming.LabelProject: "shop", naming.LabelApp: "blog", naming.LabelColor: n.color, naming.LabelReplica: "1", naming.LabelRelease: "r2"}})
 		lost.Start(bg, n.name)
 	}
-	lost.SetRoute(bg, drivers.Route{App: "shop/blog", Hosts: e.app.Hosts, Targets: []string{"blog-green:3000"}})
+	lost.SetRoute(bg, drivers.Route{App: "shop/blog", Hosts: e.app.Hosts, Targets: []string{"shop-blog-green:3000"}})
 	e.setHost(0, lost)
 	e.out.reset()
 	e.mustDeploy("r3", naming.Blue) // green served: blue is the stray, replaced

@@ -21,30 +21,30 @@ func TestForeignContainerIsLeftAlone(t *testing.T) {
 			h := e.hosts[0]
 			e.mustDeploy("r1", naming.Blue)
 			h.AddImage("other:1")
-			if err := h.Create(bg, drivers.ContainerSpec{Name: "blog-green", Image: "other:1", Labels: labels}); err != nil {
+			if err := h.Create(bg, drivers.ContainerSpec{Name: "shop-blog-green", Image: "other:1", Labels: labels}); err != nil {
 				t.Fatal(err)
 			}
-			if err := h.Start(bg, "blog-green"); err != nil {
+			if err := h.Start(bg, "shop-blog-green"); err != nil {
 				t.Fatal(err)
 			}
-			foreign, _ := h.Inspect(bg, "blog-green")
+			foreign, _ := h.Inspect(bg, "shop-blog-green")
 			e.out.reset()
 			_, err := e.deploy(bg, "r2")
 			if err == nil || !strings.Contains(err.Error(), "rolled back") {
 				t.Fatalf("deploy: %v", err)
 			}
 			for _, line := range []string{
-				"[server1] Failed to create container blog-green: a container named blog-green already exists and was not made by luma for shop/blog: rename or remove it",
-				"[server1] Leaving blog-green in place: it was not made by luma for shop/blog",
+				"[server1] Failed to create container shop-blog-green: a container named shop-blog-green already exists and was not made by luma for shop/blog: rename or remove it",
+				"[server1] Leaving shop-blog-green in place: it was not made by luma for shop/blog",
 			} {
 				if !e.out.has(line) {
 					t.Errorf("no line %q:\n%s", line, e.out.text())
 				}
 			}
-			if c, err := h.Inspect(bg, "blog-green"); err != nil || c.ID != foreign.ID || !c.Running() {
+			if c, err := h.Inspect(bg, "shop-blog-green"); err != nil || c.ID != foreign.ID || !c.Running() {
 				t.Fatalf("the foreign container was touched: %+v %v", c, err)
 			}
-			h.Remove(bg, "blog-green")
+			h.Remove(bg, "shop-blog-green")
 			e.serving(h, naming.Blue, "r1")
 		})
 	}
@@ -63,7 +63,7 @@ func TestImageNowhere(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "rolled back") {
 		t.Fatalf("deploy: %v", err)
 	}
-	for _, n := range []string{"blog-green-1", "blog-green-2"} {
+	for _, n := range []string{"shop-blog-green-1", "shop-blog-green-2"} {
 		line := "[server1] Failed to create container " + n + ": image blog:missing is not on server1, nor on the local engine to send it from"
 		if !e.out.has(line) {
 			t.Errorf("no line %q:\n%s", line, e.out.text())

@@ -119,7 +119,7 @@ func TestLeaseLostRollsBack(t *testing.T) {
 	if !errors.Is(err, ErrLeaseLost) || res.Servers[0].Outcome != RolledBack {
 		t.Fatalf("err %v outcome %s", err, res.Servers[0].Outcome)
 	}
-	if cs := containerNames(appContainers(h)); len(cs) != 1 || cs[0] != "blog-blue" {
+	if cs := containerNames(appContainers(h)); len(cs) != 1 || cs[0] != "shop-blog-blue" {
 		t.Fatalf("containers %v", cs)
 	}
 	if !e.out.has("[server1] Could not release the deploy lock") {

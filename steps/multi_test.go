@@ -51,9 +51,9 @@ func TestMultiServerOneUnhealthyAllRollBack(t *testing.T) {
 	for _, p := range e.proxies {
 		p.takePath()
 	}
-	e.hosts[1].Behave(fake.Behavior{Match: "blog-green-2", NeverHealthy: true, FailStatus: 500})
+	e.hosts[1].Behave(fake.Behavior{Match: "shop-blog-green-2", NeverHealthy: true, FailStatus: 500})
 	res, err := e.deploy(bg, "r2")
-	if err == nil || !strings.Contains(err.Error(), "[server2] health check of blog-green-2") {
+	if err == nil || !strings.Contains(err.Error(), "[server2] health check of shop-blog-green-2") {
 		t.Fatalf("err %v", err)
 	}
 	for i, h := range e.hosts {
@@ -72,7 +72,7 @@ func TestMultiServerOneUnhealthyAllRollBack(t *testing.T) {
 			t.Fatalf("[%s] record error %q does not name the failing server", h.Name(), rec.Error)
 		}
 	}
-	if !e.out.has("[server1] Rolling back: [server2] health check of blog-green-2: GET /up returned 500") {
+	if !e.out.has("[server1] Rolling back: [server2] health check of shop-blog-green-2: GET /up returned 500") {
 		t.Fatalf("lines:\n%s", e.out.text())
 	}
 }
@@ -101,7 +101,7 @@ func TestMultiServerSwapFailureSwapsOthersBack(t *testing.T) {
 		for _, ch := range h.RouteLog("shop/blog")[1:] {
 			targets = append(targets, ch.Targets)
 		}
-		want := [][]string{{"blog-green:3000"}, {"blog-blue:3000"}}
+		want := [][]string{{"shop-blog-green:3000"}, {"shop-blog-blue:3000"}}
 		if h.Name() == "server2" {
 			want = nil
 		}
@@ -126,7 +126,7 @@ func TestMultiServerCommitFailureOnOne(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 	for i, h := range e.hosts {
-		if r, _ := h.Route("shop/blog"); !slices.Equal(r.Targets, []string{"blog-green:3000"}) {
+		if r, _ := h.Route("shop/blog"); !slices.Equal(r.Targets, []string{"shop-blog-green:3000"}) {
 			t.Fatalf("[%s] route %v", h.Name(), r.Targets)
 		}
 		want := Deployed

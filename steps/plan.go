@@ -156,7 +156,7 @@ func (a App) Network() string { return naming.Network(a.Project) }
 
 // ContainerNames are the names of the color's replicas.
 func (a App) ContainerNames(color string) []string {
-	return naming.AppContainers(a.Name, color, a.Replicas)
+	return naming.AppContainers(a.Project, a.Name, color, a.Replicas)
 }
 
 // targets are the proxy targets of containers: name:port.

@@ -32,7 +32,7 @@ func TestRecoverFromDeadRun(t *testing.T) {
 		{"draining", fake.Fault{Op: "Drain", Nth: 1}, dr, naming.Blue, append(states(cl, idle), deployPath...)},
 		{"cleaning", fake.Fault{Op: "Stop", Nth: 1}, cl, naming.Blue, append(states(idle), deployPath...)},
 		// Dies while rolling back from a failed start.
-		{"rolling_back", fake.Fault{Op: "Remove", Match: "blog-green"}, rb, naming.Green, append(states(idle), deployPath...)},
+		{"rolling_back", fake.Fault{Op: "Remove", Match: "shop-blog-green"}, rb, naming.Green, append(states(idle), deployPath...)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -42,7 +42,7 @@ func TestRecoverFromDeadRun(t *testing.T) {
 				e.mustDeploy("r1", naming.Blue)
 				var dead *fake.Host
 				at := c.at
-				if replicas > 1 && strings.HasPrefix(at.Match, "blog-") {
+				if replicas > 1 && strings.HasPrefix(at.Match, "shop-blog-") {
 					at.Match += "-1"
 				}
 				at.Do = func() {
@@ -111,7 +111,7 @@ func TestFailuresAfterSwitchStopAndNextRunFinishes(t *testing.T) {
 		path  []machine.State // of the next run
 	}{
 		{"drain fails", fake.Fault{Op: "Drain", Nth: 1}, dr, "Deploy stopped in draining: drain old containers: injected fault", append(states(cl, idle), deployPath...)},
-		{"stop fails", fake.Fault{Op: "Stop", Match: "blog-blue-2", Nth: 1}, cl, "Deploy stopped in cleaning: shut down old containers: stop blog-blue-2", append(states(idle), deployPath...)},
+		{"stop fails", fake.Fault{Op: "Stop", Match: "shop-blog-blue-2", Nth: 1}, cl, "Deploy stopped in cleaning: shut down old containers: stop shop-blog-blue-2", append(states(idle), deployPath...)},
 		{"save fails entering cleaning", fake.Fault{Op: "Save", Match: "cleaning", Nth: 1}, dr, "Deploy stopped in draining", append(states(cl, idle), deployPath...)},
 		{"save fails entering idle", fake.Fault{Op: "Save", Match: "idle", Nth: 1}, cl, "Deploy stopped in cleaning", append(states(idle), deployPath...)},
 	}
@@ -136,7 +136,7 @@ func TestFailuresAfterSwitchStopAndNextRunFinishes(t *testing.T) {
 			if rec.State != c.left || rec.Error == "" || rec.Active != naming.Green {
 				t.Fatalf("record %+v", rec)
 			}
-			if r, _ := h.Route("shop/blog"); !slices.Equal(r.Targets, []string{"blog-green-1:3000", "blog-green-2:3000"}) {
+			if r, _ := h.Route("shop/blog"); !slices.Equal(r.Targets, []string{"shop-blog-green-1:3000", "shop-blog-green-2:3000"}) {
 				t.Fatalf("route %v", r.Targets)
 			}
 			e.settled(h)
@@ -168,10 +168,10 @@ func TestSwitchNotRecorded(t *testing.T) {
 	if !errors.Is(err, ErrAfterSwitch) || res.Servers[0].Outcome != Failed {
 		t.Fatalf("err %v outcome %s", err, res.Servers[0].Outcome)
 	}
-	if r, _ := h.Route("shop/blog"); !slices.Equal(r.Targets, []string{"blog-green:3000"}) {
+	if r, _ := h.Route("shop/blog"); !slices.Equal(r.Targets, []string{"shop-blog-green:3000"}) {
 		t.Fatalf("route %v", r.Targets)
 	}
-	if got := containerNames(appContainers(h)); !slices.Equal(got, []string{"blog-blue", "blog-green"}) {
+	if got := containerNames(appContainers(h)); !slices.Equal(got, []string{"shop-blog-blue", "shop-blog-green"}) {
 		t.Fatalf("containers %v", got)
 	}
 	e.settled(h)

@@ -28,13 +28,13 @@ func TestFailuresBeforeSwitchRollBack(t *testing.T) {
 	}{
 		{
 			name: "create fails", replicas: 1,
-			setup: func(e *env, h *fake.Host) { h.Inject(fake.Fault{Op: "Create", Match: "blog-green"}) },
-			path:  states(crt, rb, idle), line: "Failed to create container blog-green: injected fault",
+			setup: func(e *env, h *fake.Host) { h.Inject(fake.Fault{Op: "Create", Match: "shop-blog-green"}) },
+			path:  states(crt, rb, idle), line: "Failed to create container shop-blog-green: injected fault",
 		},
 		{
 			name: "start of replica 2 of 3 fails", replicas: 3,
-			setup: func(e *env, h *fake.Host) { h.Inject(fake.Fault{Op: "Start", Match: "blog-green-2"}) },
-			path:  states(crt, rb, idle), line: "Failed to start container blog-green-2",
+			setup: func(e *env, h *fake.Host) { h.Inject(fake.Fault{Op: "Start", Match: "shop-blog-green-2"}) },
+			path:  states(crt, rb, idle), line: "Failed to start container shop-blog-green-2",
 		},
 		{
 			name: "image missing and no source", replicas: 1,
@@ -46,12 +46,12 @@ func TestFailuresBeforeSwitchRollBack(t *testing.T) {
 			setup: func(e *env, h *fake.Host) {
 				h.Behave(fake.Behavior{Match: "blog:r2", NeverHealthy: true, FailStatus: 503})
 			},
-			path: states(crt, hc, rb, idle), line: "Health check failed for blog-green: GET /up returned 503", probes: 3,
+			path: states(crt, hc, rb, idle), line: "Health check failed for shop-blog-green: GET /up returned 503", probes: 3,
 		},
 		{
 			name: "one of three never answers", replicas: 3,
-			setup: func(e *env, h *fake.Host) { h.Behave(fake.Behavior{Match: "blog-green-3", NeverHealthy: true}) },
-			path:  states(crt, hc, rb, idle), line: "Health check timeout for blog-green-3: no response from GET /up on port 3000", probes: -1,
+			setup: func(e *env, h *fake.Host) { h.Behave(fake.Behavior{Match: "shop-blog-green-3", NeverHealthy: true}) },
+			path:  states(crt, hc, rb, idle), line: "Health check timeout for shop-blog-green-3: no response from GET /up on port 3000", probes: -1,
 		},
 		{
 			name: "crash on start", replicas: 1,
@@ -59,25 +59,25 @@ func TestFailuresBeforeSwitchRollBack(t *testing.T) {
 				h.Behave(fake.Behavior{Match: "blog:r2", CrashOnStart: "exited", ExitCode: 3})
 			},
 			// Fails at once, without a single probe or retry.
-			path: states(crt, hc, rb, idle), line: "Health check failed for blog-green: crashed (exited, exit code 3)", probes: 0,
+			path: states(crt, hc, rb, idle), line: "Health check failed for shop-blog-green: crashed (exited, exit code 3)", probes: 0,
 		},
 		{
 			name: "restart loop", replicas: 1,
 			setup: func(e *env, h *fake.Host) {
 				h.Behave(fake.Behavior{Match: "blog:r2", CrashOnStart: "restarting", ExitCode: 1})
 			},
-			path: states(crt, hc, rb, idle), line: "Health check failed for blog-green: crashed and restarting (exit code 1, 1 restarts)", probes: 0,
+			path: states(crt, hc, rb, idle), line: "Health check failed for shop-blog-green: crashed and restarting (exit code 1, 1 restarts)", probes: 0,
 		},
 		{
 			name: "healthy then crashes before the switch", replicas: 3,
 			setup: func(e *env, h *fake.Host) {
-				h.Behave(fake.Behavior{Match: "blog-green-2", CrashAfterHealthy: 1, ExitCode: 137})
+				h.Behave(fake.Behavior{Match: "shop-blog-green-2", CrashAfterHealthy: 1, ExitCode: 137})
 			},
-			path: states(crt, hc, sw, rb, idle), line: "blog-green-2 crashed (exited, exit code 137) after passing its health check", probes: -1,
+			path: states(crt, hc, sw, rb, idle), line: "shop-blog-green-2 crashed (exited, exit code 137) after passing its health check", probes: -1,
 		},
 		{
 			name: "alias fails", replicas: 1,
-			setup: func(e *env, h *fake.Host) { h.Inject(fake.Fault{Op: "Connect", Match: "blog-green"}) },
+			setup: func(e *env, h *fake.Host) { h.Inject(fake.Fault{Op: "Connect", Match: "shop-blog-green"}) },
 			path:  states(crt, hc, sw, rb, idle), line: "Cleaning up failed deployment containers...", probes: -1,
 		},
 		{
@@ -92,7 +92,7 @@ func TestFailuresBeforeSwitchRollBack(t *testing.T) {
 			setup: func(e *env, h *fake.Host) {
 				app := e.release("r2")
 				h.Inject(fake.Fault{Op: "SetRoute", Nth: 1, Do: func() {
-					h.SetRoute(bg, drivers.Route{App: "shop/blog", Hosts: app.Hosts, Targets: app.targets([]string{"blog-green"})})
+					h.SetRoute(bg, drivers.Route{App: "shop/blog", Hosts: app.Hosts, Targets: app.targets([]string{"shop-blog-green"})})
 				}})
 			},
 			path: states(crt, hc, sw, rb, idle), line: "Switching traffic back to blue containers...", probes: -1,
@@ -159,7 +159,7 @@ func TestFailuresBeforeSwitchRollBack(t *testing.T) {
 			}
 			var wantMoves [][]string
 			if strings.Contains(c.name, "reply lost") {
-				wantMoves = [][]string{{"blog-green:3000"}, {"blog-blue:3000"}}
+				wantMoves = [][]string{{"shop-blog-green:3000"}, {"shop-blog-blue:3000"}}
 			}
 			if !slices.EqualFunc(moves, wantMoves, slices.Equal) {
 				t.Fatalf("route changes %v, want %v", moves, wantMoves)
@@ -199,7 +199,7 @@ func TestFailedFirstDeployLeavesNothing(t *testing.T) {
 	h := e.hosts[0]
 	app := e.release("r1")
 	h.Inject(fake.Fault{Op: "SetRoute", Nth: 1, Do: func() { // applied, reply lost
-		h.SetRoute(bg, drivers.Route{App: "shop/blog", Targets: app.targets([]string{"blog-blue-1", "blog-blue-2"})})
+		h.SetRoute(bg, drivers.Route{App: "shop/blog", Targets: app.targets([]string{"shop-blog-blue-1", "shop-blog-blue-2"})})
 	}})
 	res, err := e.deploy(bg, "r1")
 	if err == nil || res.Servers[0].Outcome != RolledBack {
@@ -278,7 +278,7 @@ func TestRollbackFailureIsRecoveredNextRun(t *testing.T) {
 	e := newEnv(t, 1)
 	h := e.hosts[0]
 	e.mustDeploy("r1", naming.Blue)
-	h.Inject(fake.Fault{Op: "Start", Nth: 1}, fake.Fault{Op: "Remove", Nth: 1, Match: "blog-green"})
+	h.Inject(fake.Fault{Op: "Start", Nth: 1}, fake.Fault{Op: "Remove", Nth: 1, Match: "shop-blog-green"})
 	res, err := e.deploy(bg, "r2")
 	if !errors.Is(err, ErrRollbackUnfinished) || strings.Contains(err.Error(), "rolled back:") || res.Servers[0].Outcome != Failed {
 		t.Fatalf("err %v outcome %s; want ErrRollbackUnfinished, not \"rolled back\"", err, res.Servers[0].Outcome)

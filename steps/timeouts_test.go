@@ -49,8 +49,8 @@ func TestZeroDrainAndStopTimeouts(t *testing.T) {
 	if len(tm.stop) == 0 || slices.ContainsFunc(tm.stop, func(d time.Duration) bool { return d != 0 }) {
 		t.Errorf("stop timeouts %v, want 0", tm.stop)
 	}
-	if spec, _, _ := h.Spec("blog-green"); spec.StopTimeout != 0 {
-		t.Errorf("blog-green created with stop timeout %s, want 0", spec.StopTimeout)
+	if spec, _, _ := h.Spec("shop-blog-green"); spec.StopTimeout != 0 {
+		t.Errorf("shop-blog-green created with stop timeout %s, want 0", spec.StopTimeout)
 	}
 }
 

@@ -126,12 +126,12 @@ func TestRunBuildsThenDeploysInOrder(t *testing.T) {
 			t.Fatalf("%s record %+v", app, rec)
 		}
 	}
-	c, err := server.Inspect(context.Background(), "web-blue-1")
+	c, err := server.Inspect(context.Background(), "shop-web-blue-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Image != "shop-web:r1" || c.Labels[naming.LabelRelease] != "r1" || c.Labels[naming.LabelProject] != "shop" {
-		t.Fatalf("web-blue-1: image %s labels %v", c.Image, c.Labels)
+		t.Fatalf("shop-web-blue-1: image %s labels %v", c.Image, c.Labels)
 	}
 	route, _ := server.Route("shop/web")
 	if route.MaxBodySize != 10<<20 || route.UpstreamIdleTimeout != 1500*time.Millisecond {

@@ -63,7 +63,7 @@ func TestBuildWithImage(t *testing.T) {
 	if rel == "" || rel != named {
 		t.Errorf("local image IDs: release tag %q, image tag %q; want one image", rel, named)
 	}
-	c, err := server.Inspect(context.Background(), "web-blue")
+	c, err := server.Inspect(context.Background(), "shop-web-blue")
 	if err != nil || c.Image != "registry.example.com/acme/web:r1" {
 		t.Fatalf("web-blue runs %q (%v), want the release tag", c.Image, err)
 	}

@@ -65,15 +65,19 @@ func Network(project string) string { return project + "-network" }
 // Key names an app in luma-proxy: its deploy lock, route and record.
 func Key(project, app string) string { return project + "/" + app }
 
-// AppContainers are the names of an app's replicas of one color: blog-blue
-// for one replica, blog-blue-1..N for several.
-func AppContainers(app, color string, replicas int) []string {
+// AppContainers are the names of an app's replicas of one color:
+// shop-blog-blue for one replica, shop-blog-blue-1..N for several. The
+// spec names them {app}-{color}; the project is in front so that two
+// projects with a `web` can share a server (docs/names.md). Containers
+// made before are found by their labels and replaced by the next deploy.
+func AppContainers(project, app, color string, replicas int) []string {
+	base := project + "-" + app + "-" + color
 	if replicas <= 1 {
-		return []string{app + "-" + color}
+		return []string{base}
 	}
 	names := make([]string, replicas)
 	for i := range names {
-		names[i] = app + "-" + color + "-" + strconv.Itoa(i+1)
+		names[i] = base + "-" + strconv.Itoa(i+1)
 	}
 	return names
 }

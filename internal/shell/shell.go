@@ -84,11 +84,10 @@ func Replica(a *config.App, n int) error {
 // unreachable engine or proxy, or ctx cancelled.
 func Run(ctx context.Context, opts Options) (int, error) {
 	a := opts.App
-	color, err := activeColor(ctx, opts)
+	color, names, err := activeSet(ctx, opts)
 	if err != nil {
 		return -1, err
 	}
-	names := naming.AppContainers(a.Name, color, a.Replicas)
 	if opts.New {
 		return runOneOff(ctx, opts, color, names)
 	}
@@ -102,20 +101,29 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	return opts.Engine.Attach(ctx, name, drivers.ExecSpec{Cmd: opts.Cmd, Stdio: opts.Stdio})
 }
 
-// activeColor is the color luma-proxy's deploy record says serves the
-// app on the server.
-func activeColor(ctx context.Context, opts Options) (string, error) {
+// activeSet is the color luma-proxy's deploy record says serves the app
+// on the server, and its containers' names as the record has them: names
+// change (issue 14 put the project in them), and a set deployed under the
+// old ones serves until the next deploy.
+func activeSet(ctx context.Context, opts Options) (string, []string, error) {
 	rec, err := opts.Store.Load(ctx, opts.Config.Name, opts.App.Name)
 	if errors.Is(err, drivers.ErrNotFound) {
-		return "", &NotDeployedError{App: opts.App.Name, Server: opts.Server}
+		return "", nil, &NotDeployedError{App: opts.App.Name, Server: opts.Server}
 	}
 	if err != nil {
-		return "", fmt.Errorf("[%s] read the deploy record of %s: %w", opts.Server, opts.App.Name, err)
+		return "", nil, fmt.Errorf("[%s] read the deploy record of %s: %w", opts.Server, opts.App.Name, err)
 	}
 	if rec.Active != naming.Blue && rec.Active != naming.Green {
-		return "", &NotDeployedError{App: opts.App.Name, Server: opts.Server}
+		return "", nil, &NotDeployedError{App: opts.App.Name, Server: opts.Server}
 	}
-	return rec.Active, nil
+	names := rec.Old // a deploy that rolled back: the old set serves
+	if rec.ToColor == rec.Active {
+		names = rec.New
+	}
+	if len(names) < opts.App.Replicas {
+		names = naming.AppContainers(opts.Config.Name, opts.App.Name, rec.Active, opts.App.Replicas)
+	}
+	return rec.Active, names, nil
 }
 
 // running inspects a container of the active color, which must run.

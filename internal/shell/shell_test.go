@@ -54,7 +54,7 @@ apps:
 		t.Fatal(err)
 	}
 	for color, ref := range map[string]string{naming.Blue: "acme/web:r1", naming.Green: image} {
-		for _, name := range naming.AppContainers("web", color, 2) {
+		for _, name := range naming.AppContainers("acme", "web", color, 2) {
 			spec := drivers.ContainerSpec{Name: name, Image: ref, Network: naming.Network("acme"),
 				Labels: map[string]string{naming.LabelProject: "acme", naming.LabelApp: "web", naming.LabelColor: color}}
 			if err := h.Create(ctx, spec); err != nil {
@@ -95,13 +95,13 @@ func (w *world) opts(cmd ...string) Options {
 func TestExecRunsInTheActiveColor(t *testing.T) {
 	w := newWorld(t)
 	code, err := Run(context.Background(), w.opts("rake", "db:version"))
-	if err != nil || code != 0 || w.out.String() != "web-green-1: rake db:version\n" || w.err.String() != "to stderr\n" {
+	if err != nil || code != 0 || w.out.String() != "acme-web-green-1: rake db:version\n" || w.err.String() != "to stderr\n" {
 		t.Fatalf("exec: exit %d, %v, stdout %q, stderr %q", code, err, w.out.String(), w.err.String())
 	}
 	w.out.Reset()
 	o := w.opts("ls")
 	o.Replica = 2
-	if code, err := Run(context.Background(), o); err != nil || code != 0 || w.out.String() != "web-green-2: ls\n" {
+	if code, err := Run(context.Background(), o); err != nil || code != 0 || w.out.String() != "acme-web-green-2: ls\n" {
 		t.Fatalf("exec --replica 2: exit %d, %v, stdout %q", code, err, w.out.String())
 	}
 
@@ -110,7 +110,7 @@ func TestExecRunsInTheActiveColor(t *testing.T) {
 	rec.Active = naming.Blue
 	w.host.Save(context.Background(), rec)
 	w.out.Reset()
-	if _, err := Run(context.Background(), w.opts("ls")); err != nil || w.out.String() != "web-blue-1: ls\n" {
+	if _, err := Run(context.Background(), w.opts("ls")); err != nil || w.out.String() != "acme-web-blue-1: ls\n" {
 		t.Fatalf("exec after the switch to blue: %v, stdout %q", err, w.out.String())
 	}
 }
@@ -131,9 +131,9 @@ func TestExecPassesStdin(t *testing.T) {
 	h := fake.NewHost("web1")
 	h.AddImage(image)
 	h.Save(context.Background(), machine.Record{Project: "acme", App: "web", Active: naming.Green})
-	h.Create(context.Background(), drivers.ContainerSpec{Name: "web-green-1", Image: image})
-	h.Start(context.Background(), "web-green-1")
-	h.Behave(fake.Behavior{Match: "web-green-1", Attached: func(_ context.Context, _, _ []string, s drivers.Stdio) int {
+	h.Create(context.Background(), drivers.ContainerSpec{Name: "acme-web-green-1", Image: image})
+	h.Start(context.Background(), "acme-web-green-1")
+	h.Behave(fake.Behavior{Match: "acme-web-green-1", Attached: func(_ context.Context, _, _ []string, s drivers.Stdio) int {
 		if s.Stdin == nil {
 			return 9
 		}
@@ -200,15 +200,15 @@ func TestExecNotDeployed(t *testing.T) {
 
 func TestExecContainerNotRunning(t *testing.T) {
 	w := newWorld(t)
-	w.host.Crash("web-green-1", 137)
+	w.host.Crash("acme-web-green-1", 137)
 	_, err := Run(context.Background(), w.opts("ls"))
-	if err == nil || !strings.Contains(err.Error(), "web-green-1 of web's active color (green) is not running (exited, exit code 137)") {
+	if err == nil || !strings.Contains(err.Error(), "acme-web-green-1 of web's active color (green) is not running (exited, exit code 137)") {
 		t.Fatalf("exec in a crashed container: %v", err)
 	}
-	w.host.Remove(context.Background(), "web-green-2")
+	w.host.Remove(context.Background(), "acme-web-green-2")
 	o := w.opts("ls")
 	o.Replica = 2
-	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "web-green-2 of web's active color (green) is missing") {
+	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "acme-web-green-2 of web's active color (green) is missing") {
 		t.Fatalf("exec in a missing container: %v", err)
 	}
 	if w.host.Calls("Attach") != 0 {
@@ -229,7 +229,7 @@ func oneOffs(h *fake.Host) []string {
 
 func TestOneOff(t *testing.T) {
 	w := newWorld(t)
-	green, _ := w.host.Inspect(context.Background(), "web-green-1")
+	green, _ := w.host.Inspect(context.Background(), "acme-web-green-1")
 	var seen drivers.ContainerSpec
 	var env []string
 	w.host.Behave(fake.Behavior{Match: green.ImageID, Attached: func(_ context.Context, cmd, e []string, s drivers.Stdio) int {
@@ -295,7 +295,7 @@ func TestOneOffIsRemovedWhateverHappens(t *testing.T) {
 	for name, setup := range cases {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t)
-			green, _ := w.host.Inspect(context.Background(), "web-green-1")
+			green, _ := w.host.Inspect(context.Background(), "acme-web-green-1")
 			ctx, want := setup(w, green.ImageID)
 			o := w.opts("rake", "db:migrate")
 			o.New = true
@@ -319,15 +319,15 @@ func TestOneOffIsRemovedWhateverHappens(t *testing.T) {
 
 func TestOneOffNeedsARunningRelease(t *testing.T) {
 	w := newWorld(t)
-	w.host.Crash("web-green-1", 1)
-	green2, _ := w.host.Inspect(context.Background(), "web-green-2")
+	w.host.Crash("acme-web-green-1", 1)
+	green2, _ := w.host.Inspect(context.Background(), "acme-web-green-2")
 	w.host.Behave(fake.Behavior{Match: green2.ImageID, Attached: say("one-off")})
 	o := w.opts("ls")
 	o.New = true
 	if code, err := Run(context.Background(), o); err != nil || code != 0 || !strings.HasPrefix(w.out.String(), "one-off: ls") {
 		t.Fatalf("one-off with replica 1 down: exit %d, %v, %q; want it from replica 2's image", code, err, w.out.String())
 	}
-	w.host.Crash("web-green-2", 1)
+	w.host.Crash("acme-web-green-2", 1)
 	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "not running") {
 		t.Fatalf("one-off with no replica running: %v", err)
 	}

@@ -76,7 +76,7 @@ func blueGreen(t *testing.T, a app) {
 	r := mustLuma(t, a.dir, "deploy", "--release", "r1")
 	for _, line := range []string{
 		fmt.Sprintf("[%s] Deploying %s (2 replicas)...", a.server, a.name),
-		fmt.Sprintf("[%s] Deploying 2 replica(s): %s-blue-1, %s-blue-2", a.server, a.name, a.name),
+		fmt.Sprintf("[%s] Deploying 2 replica(s): %s-%s-blue-1, %s-%s-blue-2", a.server, a.project, a.name, a.project, a.name),
 		fmt.Sprintf("[%s] All 2 containers passed health checks ✓", a.server),
 		fmt.Sprintf("[%s] Switching traffic to blue containers...", a.server),
 		fmt.Sprintf("[%s] Blue-green deployment completed successfully ✅", a.server),
@@ -117,7 +117,7 @@ func blueGreen(t *testing.T, a app) {
 		t.Fatalf("broken deploy exit = %d, want 3 (rolled back)\n%s", r.Code, r)
 	}
 	for _, line := range []string{
-		fmt.Sprintf("[%s] Health check failed for %s-blue-", a.server, a.name),
+		fmt.Sprintf("[%s] Health check failed for %s-%s-blue-", a.server, a.project, a.name),
 		fmt.Sprintf("[%s] Cleaning up failed deployment containers...", a.server),
 	} {
 		if !strings.Contains(r.Stderr, line) {
@@ -155,7 +155,7 @@ func waitInFlight(t *testing.T, a app) {
 // proxy serves them by Host header, and that status says so.
 func assertServing(t *testing.T, a app, color, ver, rel string) {
 	t.Helper()
-	want := []string{a.name + "-" + color + "-1", a.name + "-" + color + "-2"}
+	want := []string{a.project + "-" + a.name + "-" + color + "-1", a.project + "-" + a.name + "-" + color + "-2"}
 	if got := containers(t, a.project, a.name); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("containers = %v, want %v", got, want)
 	}

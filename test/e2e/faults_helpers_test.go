@@ -45,7 +45,7 @@ func newFapp(t *testing.T, project, name string) *fapp {
 		// Containers named like the app but not labelled (foreign ones).
 		for _, c := range []string{"blue", "green"} {
 			for _, n := range []string{"", "-1", "-2"} {
-				exec.Command("docker", "rm", "-f", name+"-"+c+n).Run()
+				exec.Command("docker", "rm", "-f", project+"-"+name+"-"+c+n).Run()
 			}
 		}
 		if _, err := adminCall(protocol.Request{Op: protocol.OpRemoveRoute, App: a.key()}); err != nil {
@@ -297,11 +297,11 @@ func (a *fapp) assertStopped(t *testing.T, state machine.State, active string) {
 // release rel from color.
 func (a *fapp) assertClean(t *testing.T, s spec, color, rel, outcome string) {
 	t.Helper()
-	want := s.names(a.name, color)
+	want := s.names(a.project+"-"+a.name, color)
 	if got := containers(t, a.project, a.name); !slices.Equal(got, want) {
 		t.Errorf("containers = %v, want %v", got, want)
 	}
-	if out := docker(t, "ps", "-a", "--filter", "name=^"+a.name+"-"+otherColor(color), "--format", "{{.Names}}"); out != "" {
+	if out := docker(t, "ps", "-a", "--filter", "name=^"+a.project+"-"+a.name+"-"+otherColor(color), "--format", "{{.Names}}"); out != "" {
 		t.Errorf("containers of the other color left: %s", out)
 	}
 	for _, name := range want {

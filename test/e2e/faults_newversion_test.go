@@ -20,7 +20,7 @@ func TestNewVersionFails(t *testing.T) {
 	mustLuma(t, a.dir, "setup")
 	mustLuma(t, a.dir, "deploy", "--release", "r1")
 	from := a.activeColor(t)
-	to := a.name + "-" + otherColor(from)
+	to := a.project + "-" + a.name + "-" + otherColor(from)
 
 	deploy := func(t *testing.T, s spec, lines ...string) {
 		t.Helper()

@@ -24,7 +24,7 @@ func TestLogs(t *testing.T) {
 	mustLuma(t, a.dir, "setup")
 	mustLuma(t, a.dir, "deploy", "--release", "r1")
 	color := a.activeColor(t)
-	blue := "[" + a.server + " " + a.name + "-" + color + "] "
+	blue := "[" + a.server + " " + a.project + "-" + a.name + "-" + color + "] "
 
 	r := mustLuma(t, a.dir, "logs", a.name)
 	if !strings.Contains(r.Stdout, "hello v1 listening on :3000") {
@@ -47,7 +47,7 @@ func TestLogs(t *testing.T) {
 	r = mustLuma(t, a.dir, "logs", a.name, "--json", "--since", "10m")
 	var obj struct{ Server, Container, Stream, Line, Time string }
 	if l := lines(r.Stdout); len(l) == 0 || json.Unmarshal([]byte(l[0]), &obj) != nil ||
-		obj.Server != a.server || obj.Container != a.name+"-"+color || obj.Stream != "stderr" || !validTime(obj.Time) ||
+		obj.Server != a.server || obj.Container != a.project+"-"+a.name+"-"+color || obj.Stream != "stderr" || !validTime(obj.Time) ||
 		!strings.Contains(obj.Line, "hello v1 listening") {
 		t.Errorf("--json printed %q", r.Stdout)
 	}
@@ -69,7 +69,7 @@ func TestLogs(t *testing.T) {
 	f.waitFor(t, blue, "hello v1 listening")
 	a.write(t, spec{image: v2})
 	mustLuma(t, a.dir, "deploy", "--release", "r2")
-	green := "[" + a.server + " " + a.name + "-" + otherColor(color) + "] "
+	green := "[" + a.server + " " + a.project + "-" + a.name + "-" + otherColor(color) + "] "
 	f.waitFor(t, green, "hello v2 listening on :3000")
 	f.waitFor(t, blue, "stopped") // the old container's last line
 	if err := f.cmd.Process.Signal(os.Interrupt); err != nil {

@@ -127,7 +127,7 @@ func TestUnhealthyOnOneServer(t *testing.T) {
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
-			out, _ := exec.Command("docker", "-H", dockerHost(1), "ps", "-q", "--filter", "name=^"+p.app+"-green-1$").Output()
+			out, _ := exec.Command("docker", "-H", dockerHost(1), "ps", "-q", "--filter", "name=^"+p.name+"-"+p.app+"-green-1$").Output()
 			if id := strings.TrimSpace(string(out)); id != "" {
 				out, err := exec.Command("docker", "-H", dockerHost(1), "kill", id).CombinedOutput()
 				killed <- fmt.Sprintf("%s %v", out, err)
@@ -142,8 +142,8 @@ func TestUnhealthyOnOneServer(t *testing.T) {
 		t.Fatalf("deploy exit = %d, want 3 (rolled back)\n%s", r.Code, r)
 	}
 	assertReadable(t, r.Stdout)
-	if !strings.Contains(r.Stdout, fmt.Sprintf("[%s] Health check failed for %s-green-1", servers[1], p.app)) {
-		t.Errorf("output does not say %s-green-1 failed on %s", p.app, servers[1])
+	if !strings.Contains(r.Stdout, fmt.Sprintf("[%s] Health check failed for %s-%s-green-1", servers[1], p.name, p.app)) {
+		t.Errorf("output does not say %s-%s-green-1 failed on %s", p.name, p.app, servers[1])
 	}
 	for _, s := range servers {
 		if !strings.Contains(r.Stdout, fmt.Sprintf("[%s] rolled back", s)) {

@@ -222,7 +222,7 @@ func (p *project) status(t testing.TB) statusDoc {
 // idle, and status says RUNNING.
 func (p *project) assertServing(t testing.TB, color, ver, rel string) {
 	t.Helper()
-	want := p.app + "-" + color + "-1," + p.app + "-" + color + "-2"
+	want := p.name + "-" + p.app + "-" + color + "-1," + p.name + "-" + p.app + "-" + color + "-2"
 	for i, s := range p.servers {
 		if got := strings.Join(p.containers(t, i), ","); got != want {
 			t.Errorf("[%s] containers = %s, want %s", s, got, want)
