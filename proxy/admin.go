@@ -126,6 +126,13 @@ func (s *server) handle(ctx context.Context, req protocol.Request) protocol.Resp
 		return s.changed(s.store.AppendEvent(*req.Event))
 	case protocol.OpEvents:
 		return protocol.Response{Events: s.store.Events(req.Project)}
+	case protocol.OpClaimPorts:
+		if req.Claim == nil {
+			return errResponse(errors.New("claim_ports needs a claim"))
+		}
+		return s.changed(s.store.ClaimPorts(*req.Claim))
+	case protocol.OpPortClaims:
+		return protocol.Response{Claims: s.store.PortClaims()}
 	case protocol.OpReleaseLock:
 		l, err := s.store.ReleaseLock(req.Key)
 		if err != nil {

@@ -172,7 +172,7 @@ func (s *server) load() []*Service {
 		return nil
 	}
 	restored, errs := s.router.restore(st.Routes)
-	s.store.restore(st.Locks, st.Records, st.Events)
+	s.store.restore(st.Locks, st.Records, st.Events, st.Ports)
 	s.certs.sync(s.router.snapshot())
 	for _, err := range append(skipped, errs...) {
 		s.logger.Warn("state entry skipped", "state", s.opts.StatePath, "err", err)
@@ -194,6 +194,7 @@ func (s *server) persist() error {
 		Locks:   s.store.Locks(),
 		Records: s.store.Records(),
 		Events:  s.store.allEvents(),
+		Ports:   s.store.PortClaims(),
 	}
 	if err := writeState(s.opts.StatePath, st); err != nil {
 		s.logger.Error("saving state", "state", s.opts.StatePath, "err", err)
@@ -289,7 +290,7 @@ func (s *server) reloadStore() {
 		s.logger.Error("re-reading state at the handover", "err", err)
 		return
 	}
-	s.store.restore(st.Locks, st.Records, st.Events)
+	s.store.restore(st.Locks, st.Records, st.Events, st.Ports)
 }
 
 // idleGrace is how long a stopping proxy waits for HTTP/1 keep-alive

@@ -24,6 +24,8 @@ type State struct {
 	Locks   []drivers.Lock   `json:"locks"`
 	Records []machine.Record `json:"records"`
 	Events  []drivers.Event  `json:"events,omitempty"`
+	// Ports are the projects' port claims (ports.go).
+	Ports []drivers.PortClaim `json:"ports,omitempty"`
 }
 
 // rawState decodes the file entry by entry, so one bad entry costs only
@@ -34,6 +36,7 @@ type rawState struct {
 	Locks   []json.RawMessage `json:"locks"`
 	Records []json.RawMessage `json:"records"`
 	Events  []json.RawMessage `json:"events"`
+	Ports   []json.RawMessage `json:"ports"`
 }
 
 // readState reads path. A missing file is an empty state. Entries that do
@@ -94,6 +97,18 @@ func readState(path string) (st State, skipped []error, err error) {
 			continue
 		}
 		st.Events = append(st.Events, e)
+	}
+	for i, m := range raw.Ports {
+		var c drivers.PortClaim
+		err := json.Unmarshal(m, &c)
+		if err == nil && (c.Project == "" || c.HTTP <= 0) {
+			err = errors.New("port claim without project or HTTP port")
+		}
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("port claim #%d: %w", i+1, err))
+			continue
+		}
+		st.Ports = append(st.Ports, c)
 	}
 	return st, skipped, nil
 }

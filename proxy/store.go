@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ type Store struct {
 	locks   map[string]drivers.Lock
 	records map[string]machine.Record // project/app →
 	events  []drivers.Event           // the audit log, oldest first (history.go)
+	claims  []drivers.PortClaim       // by project (ports.go)
 }
 
 func newStore(now func() time.Time) *Store {
@@ -168,10 +170,11 @@ func (s *Store) Records() []machine.Record {
 	return out
 }
 
-// restore loads persisted locks, records and events.
-func (s *Store) restore(locks []drivers.Lock, records []machine.Record, events []drivers.Event) {
+// restore loads persisted locks, records, events and port claims.
+func (s *Store) restore(locks []drivers.Lock, records []machine.Record, events []drivers.Event, claims []drivers.PortClaim) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.claims = slices.Clone(claims)
 	for _, e := range events {
 		s.events = drivers.TrimHistory(append(s.events, e), e)
 	}

@@ -112,7 +112,7 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 		return err
 	}
 	defer f.Close()
-	if err := checkSetup(ctx, f); err != nil {
+	if err := checkSetup(ctx, f, cfg.Name); err != nil {
 		return err
 	}
 	source, closeSource := localSource(ctx, g, f)
@@ -183,11 +183,21 @@ func deployExitCode(ctx context.Context, err error) int {
 }
 
 // checkSetup fails early, on every server at once, when luma-proxy is not
-// running, telling the user to run `luma setup`.
-func checkSetup(ctx context.Context, f *fleet.Fleet) error {
+// running or, when project is not "", has not joined the project's network
+// (another project set it up), telling the user to run `luma setup`.
+func checkSetup(ctx context.Context, f *fleet.Fleet, project string) error {
 	err := f.Each(func(s *fleet.Server) error {
-		_, err := s.Proxy.Routes(ctx)
-		return err
+		if _, err := s.Proxy.Routes(ctx); err != nil || project == "" {
+			return err
+		}
+		c, err := s.Engine.Inspect(ctx, naming.ProxyContainer)
+		if err != nil {
+			return err
+		}
+		if _, ok := c.Networks[naming.Network(project)]; !ok {
+			return fmt.Errorf("luma-proxy does not serve project %s yet (it is not on %s): run \"luma setup\"", project, naming.Network(project))
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("%w\nnothing was changed", err)

@@ -21,6 +21,9 @@ type statusOptions struct {
 	json    bool
 	history bool
 	limit   int
+	// allProjects: every project luma-proxy serves (status_projects.go).
+	allProjects bool
+	server      string
 }
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -34,12 +37,18 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if opts.history {
 				return runHistory(cmd.Context(), g, opts)
 			}
+			if opts.allProjects {
+				return runAllProjects(cmd.Context(), g, opts)
+			}
 			return runStatus(cmd.Context(), g, opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print JSON for scripts")
 	cmd.Flags().BoolVar(&opts.history, "history", false, "show the project's audit log instead: deploys, rollbacks, removals, setups, lock releases")
 	cmd.Flags().IntVarP(&opts.limit, "limit", "n", 20, "with --history: the newest N entries (0: all kept)")
+	cmd.Flags().BoolVar(&opts.allProjects, "all-projects", false, "show every project luma-proxy serves on the project's servers, not only this one")
+	cmd.Flags().StringVar(&opts.server, "server", "", "with --all-projects: only this server")
+	cmd.RegisterFlagCompletionFunc("server", completeServers(g))
 	return cmd
 }
 

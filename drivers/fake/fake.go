@@ -53,6 +53,7 @@ type Host struct {
 	locks           map[string]drivers.Lock
 	records         map[string]machine.Record
 	events          []drivers.Event
+	claims          []drivers.PortClaim
 	calls           map[string]int
 	faults          []*fault
 	behaviors       []Behavior
@@ -134,6 +135,7 @@ func (h *Host) Clone() *Host {
 		c.records[k] = r
 	}
 	c.events = slices.Clone(h.events)
+	c.claims = slices.Clone(h.claims)
 	c.behaviors = slices.Clone(h.behaviors)
 	c.nextID = h.nextID
 	maps.Copy(c.imageCreated, h.imageCreated)

@@ -57,6 +57,9 @@ func Other(color string) string {
 const (
 	ProxyContainer = "luma-proxy"
 	ProxyVolume    = "luma-proxy-state"
+	// ProxyNetwork is luma-proxy's own network, the one it is created
+	// on; it joins each project's network besides.
+	ProxyNetwork = "luma-proxy"
 )
 
 // Network is the project's network: its apps, services and luma-proxy.

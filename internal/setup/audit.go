@@ -25,7 +25,7 @@ func (pl proxyPlan) done() string {
 	name := proxyclient.ContainerName
 	switch pl.kind {
 	case planStart:
-		return fmt.Sprintf("started %s on %s", name, portsOf(pl.port, pl.httpsPort))
+		return fmt.Sprintf("started %s on %s", name, pl.want)
 	case planUpToDate:
 		return fmt.Sprintf("%s was up to date (revision %d)", name, pl.info.Revision)
 	case planUpgrade:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 
 	"github.com/luma-deploy/luma/drivers"
@@ -25,10 +26,13 @@ const (
 
 // proxyPlan is what setup will do, and why, decided before any change.
 type proxyPlan struct {
-	kind            planKind
-	old             drivers.Container
-	info            drivers.ProxyInfo
-	port, httpsPort string // to publish
+	kind planKind
+	old  drivers.Container
+	info drivers.ProxyInfo
+	// want is what luma-proxy publishes after the setup: what it
+	// published, and this project's ports (ports.go); published is what
+	// the running container publishes.
+	want, published ports
 	why             string
 	// image, for an upgrade in place: the luma-proxy image whose binary
 	// is run, when this luma binary cannot be (imageWhy says why).
@@ -38,7 +42,8 @@ type proxyPlan struct {
 // planProxy looks at the server's luma-proxy and decides, changing
 // nothing.
 func planProxy(ctx context.Context, e Engine, p Proxy, opts Options) (proxyPlan, error) {
-	pl := proxyPlan{port: strconv.Itoa(opts.HTTPPort), httpsPort: httpsLabel(opts.HTTPSPort)}
+	mine := drivers.PortClaim{Project: opts.Project, HTTP: opts.HTTPPort, HTTPS: opts.HTTPSPort}
+	pl := proxyPlan{want: ports{}.add(mine.HTTP, mine.HTTPS)}
 	old, err := e.Inspect(ctx, proxyclient.ContainerName)
 	switch {
 	case errors.Is(err, drivers.ErrNotFound):
@@ -48,19 +53,19 @@ func planProxy(ctx context.Context, e Engine, p Proxy, opts Options) (proxyPlan,
 		return pl, err
 	}
 	pl.old = old
-	if pl.httpsPort == "" {
-		// A project without HTTPS does not take the port away from one
-		// that has it on the same server.
-		pl.httpsPort = old.Labels[naming.LabelHTTPSPort]
+	pl.published = ports{http: parsePorts(old.Labels[naming.LabelHTTPPort]), https: parsePorts(old.Labels[naming.LabelHTTPSPort])}
+	if err := checkClaim(mine, claimsOf(ctx, p, old, pl.published)); err != nil {
+		return pl, err
 	}
-	oldPorts := portsOf(old.Labels[naming.LabelHTTPPort], old.Labels[naming.LabelHTTPSPort])
+	// Ports are never dropped: another project may serve on them.
+	pl.want = pl.published.add(mine.HTTP, mine.HTTPS)
 	switch {
 	case !old.Running():
 		pl.kind, pl.why = planReplace, "it is "+old.State
 		return pl, nil
-	case old.Labels[naming.LabelHTTPPort] != pl.port || old.Labels[naming.LabelHTTPSPort] != pl.httpsPort:
+	case !pl.published.covers(pl.want):
 		pl.kind = planReplace
-		pl.why = fmt.Sprintf("%s → %s; published ports change only with a new container, so connections are refused for about a second", oldPorts, portsOf(pl.port, pl.httpsPort))
+		pl.why = fmt.Sprintf("%s → %s for project %s; published ports change only with a new container, so connections are refused for about a second, for every project it serves", pl.published, pl.want, opts.Project)
 		return pl, nil
 	}
 	info, err := p.Info(ctx)
@@ -121,11 +126,36 @@ func (pl proxyPlan) words() string {
 	name := proxyclient.ContainerName
 	switch pl.kind {
 	case planStart:
-		return fmt.Sprintf("Would start %s on %s", name, portsOf(pl.port, pl.httpsPort))
+		return fmt.Sprintf("Would start %s on %s", name, pl.want)
 	case planUpToDate:
 		return fmt.Sprintf("%s is up to date (revision %d): nothing to change", name, pl.info.Revision)
 	case planUpgrade:
 		return fmt.Sprintf("Would upgrade %s in place (%s), under the deploy locks, losing no request", name, pl.why)
 	}
 	return fmt.Sprintf("Would replace %s, under the deploy locks: %s", name, pl.why)
+}
+
+// claimsOf are the projects' claims on the ports luma-proxy publishes,
+// with a claim of "another project" for each port no claim covers (a
+// luma-proxy too old to keep claims, or a stopped one, keeps none).
+func claimsOf(ctx context.Context, p Proxy, old drivers.Container, published ports) []drivers.PortClaim {
+	var claims []drivers.PortClaim
+	if old.Running() {
+		claims, _ = p.PortClaims(ctx)
+	}
+	claimed := ports{}
+	for _, c := range claims {
+		claimed = claimed.add(c.HTTP, c.HTTPS)
+	}
+	for _, n := range published.http {
+		if !slices.Contains(claimed.http, n) {
+			claims = append(claims, drivers.PortClaim{Project: anotherProject, HTTP: n})
+		}
+	}
+	for _, n := range published.https {
+		if !slices.Contains(claimed.https, n) {
+			claims = append(claims, drivers.PortClaim{Project: anotherProject, HTTPS: n})
+		}
+	}
+	return claims
 }

@@ -71,6 +71,7 @@ type Engine interface {
 type Proxy interface {
 	drivers.Proxy
 	drivers.ProxyAdmin
+	drivers.PortClaims
 }
 
 // Server sets up one server. It is idempotent: a second run with the same
@@ -87,6 +88,9 @@ func Server(ctx context.Context, server string, e Engine, p Proxy, opts Options,
 	}
 	start := time.Now()
 	defer func() {
+		if err == nil {
+			err = claim(ctx, p, opts)
+		}
 		if err == nil {
 			audit(ctx, server, p, pl, opts, start, rep)
 		}
@@ -174,7 +178,7 @@ func ensureImage(ctx context.Context, server string, e Engine, opts Options, rep
 // switch and drain run through it.
 func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, image, network string, pl proxyPlan, opts Options, rep Reporter) (err error) {
 	name := proxyclient.ContainerName
-	port, httpsPort, old := pl.port, pl.httpsPort, pl.old
+	old := pl.old
 	if pl.kind == planReplace {
 		if old.Running() {
 			release, err := holdLocks(ctx, p, opts)
@@ -190,8 +194,7 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 				release(server, rep)
 			}()
 		}
-		rep.Printf(server, "Replacing %s (%s, %s → %s, %s): %s...", name, old.Image,
-			portsOf(old.Labels[naming.LabelHTTPPort], old.Labels[naming.LabelHTTPSPort]), image, portsOf(port, httpsPort), pl.why)
+		rep.Printf(server, "Replacing %s (%s, %s → %s, %s): %s...", name, old.Image, pl.published, image, pl.want, pl.why)
 		if err := e.Stop(ctx, name, proxyStopTimeout); err != nil && !errors.Is(err, drivers.ErrNotFound) {
 			return fmt.Errorf("stop old %s: %w", name, err)
 		}
@@ -199,21 +202,25 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 			return fmt.Errorf("remove old %s: %w", name, err)
 		}
 	}
-	rep.Printf(server, "Starting %s on %s...", name, portsOf(port, httpsPort))
-	labels := map[string]string{naming.LabelRole: naming.RoleProxy, naming.LabelHTTPPort: port,
+	rep.Printf(server, "Starting %s on %s...", name, pl.want)
+	httpPorts, httpsPorts := pl.want.labels()
+	labels := map[string]string{naming.LabelRole: naming.RoleProxy, naming.LabelHTTPPort: httpPorts,
 		naming.LabelProxyRevision: strconv.Itoa(opts.Revision), naming.LabelProxySupervised: strconv.Itoa(opts.SupervisorRevision)}
-	ports := []string{port + ":80"}
-	if httpsPort != "" {
-		labels[naming.LabelHTTPSPort] = httpsPort
-		ports = append(ports, httpsPort+":443")
+	if httpsPorts != "" {
+		labels[naming.LabelHTTPSPort] = httpsPorts
+	}
+	// Its own network first: the one it is created on cannot be left, and
+	// no project's network should hold luma-proxy's ports hostage.
+	if err := e.EnsureNetwork(ctx, naming.ProxyNetwork, map[string]string{naming.LabelRole: naming.RoleProxy}); err != nil {
+		return fmt.Errorf("create network %s: %w", naming.ProxyNetwork, err)
 	}
 	spec := drivers.ContainerSpec{
 		Name:        name,
 		Image:       image,
 		Labels:      labels,
-		Network:     network,
+		Network:     naming.ProxyNetwork,
 		Volumes:     []string{naming.ProxyVolume + ":" + path.Dir(protocol.StatePath)},
-		Ports:       ports,
+		Ports:       pl.want.specs(),
 		StopSignal:  "SIGTERM",
 		StopTimeout: proxyStopTimeout,
 		Restart:     "unless-stopped",
@@ -221,8 +228,11 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 	if err := e.Create(ctx, spec); err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
+	if err := e.Connect(ctx, network, name, nil); err != nil {
+		return fmt.Errorf("join %s to %s: %w", name, network, err)
+	}
 	for net := range old.Networks {
-		if net == network || net == "bridge" {
+		if net == network || net == naming.ProxyNetwork || net == "bridge" {
 			continue
 		}
 		// A network removed since is simply not rejoined.
@@ -232,7 +242,7 @@ func ensureProxy(ctx context.Context, server string, e Engine, p drivers.Proxy, 
 	}
 	if err := e.Start(ctx, name); err != nil {
 		e.Remove(context.WithoutCancel(ctx), name)
-		return fmt.Errorf("start %s (is %s free?): %w", name, portsOf(port, httpsPort), err)
+		return fmt.Errorf("start %s (is %s free?): %w", name, pl.want, err)
 	}
 	return nil
 }

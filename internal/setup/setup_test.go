@@ -93,9 +93,13 @@ func TestSetupReplacesOnPortChangeKeepingNetworks(t *testing.T) {
 	if err := Server(ctx, "s1", h, h, opts(h, 9090), &rep); err != nil {
 		t.Fatal(err)
 	}
+	// The union: shop keeps 8080 while blog moves to 9090.
 	c, _ := h.Inspect(ctx, "luma-proxy")
-	if c.Labels["luma.http_port"] != "9090" {
+	if c.Labels["luma.http_port"] != "8080,9090" {
 		t.Fatalf("port label = %q\n%s", c.Labels["luma.http_port"], rep.String())
+	}
+	if spec, _, _ := h.Spec("luma-proxy"); strings.Join(spec.Ports, " ") != "8080:80 9090:80" || spec.Network != "luma-proxy" {
+		t.Fatalf("spec %+v", spec)
 	}
 	for _, n := range []string{"blog-network", "shop-network"} {
 		if _, ok := c.Networks[n]; !ok {

@@ -130,7 +130,7 @@ func TestSetupDryRun(t *testing.T) {
 	}{
 		{func(o *Options) {}, "luma-proxy is up to date (revision 1): nothing to change"},
 		{func(o *Options) { o.Revision = 2 }, "Would upgrade luma-proxy in place (revision 1 → 2), under the deploy locks, losing no request"},
-		{func(o *Options) { o.HTTPPort = 9090 }, "Would replace luma-proxy, under the deploy locks: port 8080 → port 9090; published ports change only with a new container"},
+		{func(o *Options) { o.HTTPPort = 9090 }, "Would replace luma-proxy, under the deploy locks: port 8080 → ports 8080, 9090 for project blog; published ports change only with a new container"},
 	} {
 		o := revOpts(h, 1)
 		o.DryRun = true

@@ -54,6 +54,8 @@ const (
 	// OpReleaseLock takes Key from whoever holds it → Lock (the one
 	// removed), or NotFound.
 	OpReleaseLock = "release_lock"
+	OpClaimPorts  = "claim_ports" // Claim: the project's ports, replacing its earlier claim
+	OpPortClaims  = "port_claims" // → Claims, by project
 )
 
 // UpgradeStatus is the outcome of the last upgrade.
@@ -77,6 +79,7 @@ type Request struct {
 	// Certificate travels only in requests; responses never hold a key.
 	Certificate *drivers.OwnCertificate `json:"certificate,omitempty"`
 	Event       *drivers.Event          `json:"event,omitempty"`
+	Claim       *drivers.PortClaim      `json:"claim,omitempty"`
 }
 
 // Error kinds, so the client can map them back to drivers errors.
@@ -109,4 +112,5 @@ type Response struct {
 
 	Certificates []drivers.Certificate `json:"certificates,omitempty"`
 	Events       []drivers.Event       `json:"events,omitempty"`
+	Claims       []drivers.PortClaim   `json:"claims,omitempty"`
 }

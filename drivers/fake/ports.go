@@ -1,0 +1,36 @@
+package fake
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/luma-deploy/luma/drivers"
+)
+
+// ClaimPorts records a project's ports, as luma-proxy does.
+func (h *Host) ClaimPorts(ctx context.Context, c drivers.PortClaim) error {
+	if err := h.call(ctx, "ClaimPorts", c.Project); err != nil {
+		return err
+	}
+	if c.Project == "" || c.HTTP <= 0 {
+		return errors.New("a port claim needs a project and an HTTP port")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.claims = slices.DeleteFunc(h.claims, func(o drivers.PortClaim) bool { return o.Project == c.Project })
+	h.claims = append(h.claims, c)
+	slices.SortFunc(h.claims, func(a, b drivers.PortClaim) int { return strings.Compare(a.Project, b.Project) })
+	return nil
+}
+
+// PortClaims lists the claims by project.
+func (h *Host) PortClaims(ctx context.Context) ([]drivers.PortClaim, error) {
+	if err := h.call(ctx, "PortClaims", ""); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.claims), nil
+}
