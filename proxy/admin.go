@@ -45,7 +45,10 @@ func (s *server) adminHandler() http.Handler {
 func (s *server) handle(ctx context.Context, req protocol.Request) protocol.Response {
 	switch req.Op {
 	case protocol.OpPing:
-		self, _ := os.Executable()
+		self := s.opts.Binary
+		if self == "" {
+			self, _ = os.Executable()
+		}
 		return protocol.Response{Version: Version, Revision: Revision, Binary: self, Supervised: IsChild()}
 	case protocol.OpUpgrade:
 		return errResponse(s.requestUpgrade(req.Path))

@@ -44,6 +44,10 @@ type Options struct {
 	// successor can accept on them while this process stops) and how the
 	// handover is reported.
 	Handover *Handover
+	// Binary is the executable a ping names, through which clients relay
+	// their admin calls (default: this process's, which in the container
+	// it is).
+	Binary string
 }
 
 // Handover is what a supervised proxy process gets from its supervisor.

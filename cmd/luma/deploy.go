@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -115,6 +118,9 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 	if err := checkSetup(ctx, f, cfg.Name); err != nil {
 		return err
 	}
+	if err := checkHosts(ctx, f, cfg.Name, apps); err != nil {
+		return err
+	}
 	source, closeSource := localSource(ctx, g, f)
 	defer closeSource()
 
@@ -201,6 +207,44 @@ func checkSetup(ctx context.Context, f *fleet.Fleet, project string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("%w\nnothing was changed", err)
+	}
+	return nil
+}
+
+// checkHosts refuses, before anything changes, an app whose host another
+// app (of this project or another one sharing the server) is served for:
+// luma-proxy would refuse the switch, after the new containers were made.
+func checkHosts(ctx context.Context, f *fleet.Fleet, project string, apps []*config.App) error {
+	var mu sync.Mutex
+	var clashes []string
+	err := f.Each(func(s *fleet.Server) error {
+		routes, err := s.Proxy.Routes(ctx)
+		if err != nil {
+			return err
+		}
+		for _, a := range apps {
+			if a.Proxy == nil || !slices.Contains(a.Servers, s.Name) {
+				continue
+			}
+			key := naming.Key(project, a.Name)
+			for _, r := range routes {
+				for _, h := range a.Proxy.Hosts {
+					if r.App != key && slices.Contains(r.Hosts, h) {
+						mu.Lock()
+						clashes = append(clashes, fmt.Sprintf("[%s] host %s of %s is served by %s: take it out of one of them", s.Name, h, key, r.App))
+						mu.Unlock()
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(clashes) > 0 {
+		slices.Sort(clashes)
+		return exitWith(exitFailure, fmt.Errorf("%s\nnothing was changed", strings.Join(clashes, "\n")))
 	}
 	return nil
 }

@@ -46,11 +46,13 @@ type Client struct {
 	se     StreamExecer // nil: one exec per call
 	lastID atomic.Uint64
 
-	mu      sync.Mutex
-	cur     *session // open or opening
-	closed  bool
-	backoff time.Duration // after sessions that never answered
-	retryAt time.Time
+	resolveOnce sync.Once
+	mu          sync.Mutex
+	bin         string   // the relay's binary; "" until resolved: the image's
+	cur         *session // open or opening
+	closed      bool
+	backoff     time.Duration // after sessions that never answered
+	retryAt     time.Time
 }
 
 var _ drivers.Proxy = (*Client)(nil)
@@ -62,9 +64,15 @@ func New(e Execer) *Client {
 	return &Client{e: e, se: se}
 }
 
-// call runs one admin request, on the session when there is one, and maps
-// the response's error back to the drivers errors.
+// call runs one admin request, on the session when there is one, through
+// the binary the proxy runs (relay.go), and maps the response's error back
+// to the drivers errors.
 func (c *Client) call(ctx context.Context, req protocol.Request) (protocol.Response, error) {
+	c.resolve(ctx)
+	return c.do(ctx, req)
+}
+
+func (c *Client) do(ctx context.Context, req protocol.Request) (protocol.Response, error) {
 	if s := c.session(ctx); s != nil {
 		resp, sent, err := s.roundTrip(ctx, c.lastID.Add(1), req)
 		switch {
@@ -87,7 +95,7 @@ func (c *Client) oneShot(ctx context.Context, req protocol.Request) (protocol.Re
 	if err != nil {
 		return protocol.Response{}, err
 	}
-	out, err := c.e.Exec(ctx, ContainerName, AdminCommand, in)
+	out, err := c.e.Exec(ctx, ContainerName, c.command(AdminCommand), in)
 	if err != nil {
 		return protocol.Response{}, execError(err)
 	}
@@ -247,6 +255,9 @@ func (c *Client) Certificates(ctx context.Context) ([]drivers.Certificate, error
 // Info reports the proxy's version, revision and binary.
 func (c *Client) Info(ctx context.Context) (drivers.ProxyInfo, error) {
 	resp, err := c.call(ctx, protocol.Request{Op: protocol.OpPing})
+	if err == nil {
+		c.useBinary(resp.Binary) // an upgrade in place just took over
+	}
 	return drivers.ProxyInfo{Version: resp.Version, Revision: resp.Revision, Binary: resp.Binary, Supervised: resp.Supervised}, err
 }
 

@@ -36,10 +36,28 @@ type execer struct {
 	noSession bool // luma-proxy is too old for --session
 
 	oneShots, sessions atomic.Int32
-	mu                 sync.Mutex
-	breakOn            string // cut the session instead of sending this op
-	cur                *pipeSession
-	waiting            map[string]chan struct{} // see sent
+	// upgraded is the binary of an upgrade in place on the state volume,
+	// which exists in the container besides the image's /luma.
+	upgraded string
+	mu       sync.Mutex
+	binaries []string // run, in order
+	breakOn  string   // cut the session instead of sending this op
+	cur      *pipeSession
+	waiting  map[string]chan struct{} // see sent
+}
+
+func (e *execer) used(bin string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.binaries = append(e.binaries, bin)
+}
+
+func (e *execer) knows(bin string) bool { return bin == "/luma" || (bin != "" && bin == e.upgraded) }
+
+func (e *execer) ran() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.binaries)
 }
 
 // sent returns a channel closed once a request of op has been handed to
@@ -77,7 +95,8 @@ func (e *execer) Exec(ctx context.Context, container string, cmd []string, stdin
 	if e.stopped {
 		return nil, fmt.Errorf("exec %s in %s: %w (container is not running)", cmd[0], container, drivers.ErrConflict)
 	}
-	if !slices.Equal(cmd, []string{"/luma", "proxy", "admin"}) {
+	e.used(cmd[0])
+	if !slices.Equal(cmd[1:], []string{"proxy", "admin"}) || !e.knows(cmd[0]) {
 		return nil, fmt.Errorf("unexpected command %q", cmd)
 	}
 	e.handed("exec", stdin)
@@ -91,6 +110,13 @@ func (e *execer) Exec(ctx context.Context, container string, cmd []string, stdin
 // startProxy runs proxy.Run on a free port and a temp socket; it returns
 // the traffic address and the socket.
 func startProxy(t *testing.T) (string, string) {
+	t.Helper()
+	return startProxyRunning(t, "/luma")
+}
+
+// startProxyRunning starts a proxy that says it runs binary: "/luma" as
+// in a container never upgraded, another path after an upgrade in place.
+func startProxyRunning(t *testing.T, binary string) (string, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -111,6 +137,7 @@ func startProxy(t *testing.T) (string, string) {
 			StatePath:  filepath.Join(t.TempDir(), "state.json"),
 			SocketPath: socket,
 			Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Binary:     binary,
 		})
 	}()
 	t.Cleanup(func() {

@@ -91,7 +91,7 @@ func (c *Client) open(s *session) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	timer := time.AfterFunc(openTimeout, cancel)
-	es, err := c.se.ExecStream(ctx, ContainerName, SessionCommand)
+	es, err := c.se.ExecStream(ctx, ContainerName, c.command(SessionCommand))
 	if !timer.Stop() && err == nil {
 		err = fmt.Errorf("opening took over %s", openTimeout)
 	}

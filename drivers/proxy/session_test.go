@@ -37,7 +37,8 @@ func (e *execer) ExecStream(ctx context.Context, container string, cmd []string)
 	if e.stopped {
 		return nil, fmt.Errorf("exec %s in %s: %w (container is not running)", cmd[0], container, drivers.ErrConflict)
 	}
-	if !slices.Equal(cmd, []string{"/luma", "proxy", "admin", "--session"}) {
+	e.used(cmd[0])
+	if !slices.Equal(cmd[1:], []string{"proxy", "admin", "--session"}) || !e.knows(cmd[0]) {
 		return nil, fmt.Errorf("unexpected command %q", cmd)
 	}
 	inR, inW := io.Pipe()
@@ -334,8 +335,10 @@ func TestClientWithoutSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s, o := e.sessions.Load(), e.oneShots.Load(); s != 1 || o != 5 {
-		t.Fatalf("%d session(s) and %d one-shot exec(s), want 1 and 5", s, o)
+	// One more exec: the first call's ping, naming the binary to relay
+	// through (relay.go).
+	if s, o := e.sessions.Load(), e.oneShots.Load(); s != 1 || o != 6 {
+		t.Fatalf("%d session(s) and %d one-shot exec(s), want 1 and 6", s, o)
 	}
 
 	// Neither a missing proxy nor an unreachable one reads differently
@@ -347,5 +350,26 @@ func TestClientWithoutSessions(t *testing.T) {
 	_, err = client.New(&execer{socket: socket + ".gone"}).Routes(ctx)
 	if err == nil || !strings.Contains(err.Error(), "not answering") {
 		t.Fatalf("unreachable proxy: %v", err)
+	}
+}
+
+// A luma-proxy upgraded in place runs a binary on its state volume: the
+// client relays through it, not through the image's older /luma, which
+// would drop request fields it does not know. The first session (the
+// image's) finishes the ping that named the binary and closes.
+func TestClientRelaysThroughTheBinaryTheProxyRuns(t *testing.T) {
+	const upgraded = "/var/lib/luma-proxy/bin/luma-9"
+	_, socket := startProxyRunning(t, upgraded)
+	e := &execer{socket: socket, upgraded: upgraded}
+	c := client.New(e)
+	defer c.Close()
+	ctx := context.Background()
+	for range 3 {
+		if _, err := c.Routes(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.ran(); !slices.Equal(got, []string{"/luma", upgraded}) {
+		t.Fatalf("ran %v, want the image's binary for the first ping, then %s", got, upgraded)
 	}
 }
