@@ -45,6 +45,8 @@ type Container struct {
 	RestartCount int
 	StartedAt    time.Time
 	Networks     map[string][]string // network name → aliases
+	// Volumes are its named volumes: destination → volume name.
+	Volumes map[string]string
 }
 
 // Running tells whether the container runs and is not in a restart loop.

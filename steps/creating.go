@@ -40,6 +40,10 @@ func (r *run) createSet(ctx context.Context) error {
 			return fmt.Errorf("remove leftover containers: %w", err)
 		}
 	}
+	if _, kept := naming.Volumes(r.app.Project, r.app.Volumes, r.oldVolumes); len(kept) > 0 {
+		r.say("Volume %s keeps its name: the serving containers use it, made before volume names carried the project (%s-NAME)",
+			strings.Join(kept, ", "), r.app.Project)
+	}
 	// Replicas are created at once; their lines come in replica order.
 	for _, name := range rec.New {
 		r.say("Creating container %s...", name)
@@ -82,6 +86,7 @@ func (r *run) spec(name, color string, replica int) drivers.ContainerSpec {
 	a := r.app
 	env := append(slices.Clone(a.Env),
 		"LUMA_APP="+a.Name, "LUMA_COLOR="+color, "LUMA_RELEASE="+a.Release)
+	vols, _ := naming.Volumes(a.Project, a.Volumes, r.oldVolumes)
 	return drivers.ContainerSpec{
 		Name:  name,
 		Image: a.Image,
@@ -92,7 +97,7 @@ func (r *run) spec(name, color string, replica int) drivers.ContainerSpec {
 		Env:         env,
 		Cmd:         a.Cmd,
 		Network:     a.Network(),
-		Volumes:     a.Volumes,
+		Volumes:     vols,
 		StopSignal:  "SIGTERM",
 		StopTimeout: a.StopTimeout,
 		Restart:     "unless-stopped",

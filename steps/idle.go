@@ -57,6 +57,10 @@ func (r *run) plan(ctx context.Context) (func(*machine.Record), error) {
 	}
 	old := append(names(byColor[from]), legacy...)
 	r.leftovers = names(byColor[to])
+	r.oldVolumes = nil
+	if cs := byColor[from]; len(cs) > 0 {
+		r.oldVolumes = cs[0].Volumes
+	}
 	newSet := r.app.ContainerNames(to)
 	previous := ""
 	if cs := byColor[from]; len(cs) > 0 {

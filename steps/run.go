@@ -29,6 +29,10 @@ type run struct {
 	rollbackFrom machine.State // the state it rolled back from
 
 	leftovers []string // containers of the target color left by a dead run
+	// oldVolumes are the named volumes the serving set mounts
+	// (destination → name): one made before volume names carried the
+	// project keeps its name (naming.Volumes).
+	oldVolumes map[string]string
 
 	route    routeState
 	oldRoute drivers.Route // what SetRoute replaced, when route is swapped

@@ -180,6 +180,14 @@ func fromInspect(in container.InspectResponse) drivers.Container {
 			c.StartedAt = t
 		}
 	}
+	for _, m := range in.Mounts {
+		if m.Type == "volume" && m.Name != "" {
+			if c.Volumes == nil {
+				c.Volumes = map[string]string{}
+			}
+			c.Volumes[m.Destination] = m.Name
+		}
+	}
 	if in.NetworkSettings != nil {
 		short := in.ID
 		if len(short) > 12 {

@@ -40,6 +40,10 @@ func TestContract(t *testing.T) {
 				_, err := cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true})
 				return err
 			},
+			RemoveVolume: func(ctx context.Context, name string) error {
+				_, err := cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
+				return err
+			},
 			Registry: &enginetest.Registry{Host: reg.Addr, User: reg.User, Password: reg.Password},
 		}
 	})

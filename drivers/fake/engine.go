@@ -46,12 +46,30 @@ func (h *Host) Create(ctx context.Context, spec drivers.ContainerSpec) error {
 	h.containers[spec.Name] = &container{
 		Container: drivers.Container{
 			ID: fmt.Sprintf("%012x", h.nextID), Name: spec.Name, Image: spec.Image, ImageID: image,
-			Labels: labels, State: "created", Networks: nets,
+			Labels: labels, State: "created", Networks: nets, Volumes: namedVolumes(spec.Volumes),
 		},
 		spec:    spec,
 		stopped: -1,
 	}
 	return nil
+}
+
+// namedVolumes are the named volumes of binds, as the engine reports
+// them (destination → name); host paths are no volumes.
+func namedVolumes(binds []string) map[string]string {
+	var out map[string]string
+	for _, b := range binds {
+		name, rest, ok := strings.Cut(b, ":")
+		if !ok || name == "" || strings.HasPrefix(name, "/") || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		dest, _, _ := strings.Cut(rest, ":")
+		out[dest] = name
+	}
+	return out
 }
 
 // Start runs a container; a Behavior may make it crash at once. Starting

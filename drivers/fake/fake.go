@@ -195,6 +195,7 @@ func (c *Clock) Advance(d time.Duration) {
 
 func copyContainer(c drivers.Container) drivers.Container {
 	c.Labels = maps.Clone(c.Labels)
+	c.Volumes = maps.Clone(c.Volumes)
 	nets := make(map[string][]string, len(c.Networks))
 	for n, a := range c.Networks {
 		nets[n] = slices.Clone(a)

@@ -47,6 +47,9 @@ type Subject struct {
 	Env func(ctx context.Context, name string) ([]string, error)
 	// RemoveImage removes an image the suite built.
 	RemoveImage func(ctx context.Context, ref string) error
+	// RemoveVolume removes a named volume a container of the suite made
+	// (nil: the subject keeps none).
+	RemoveVolume func(ctx context.Context, name string) error
 	// Registry, when set, is a registry with basic auth that Engine
 	// reaches: pulls, pushes and checks run against it. Without it only
 	// an unreachable registry is tried.
@@ -205,10 +208,23 @@ func (v *env) network(t *testing.T) string {
 
 func testLifecycle(t *testing.T, v *env) {
 	spec := v.spec("life")
+	vol := v.name("vol")
+	spec.Volumes = []string{vol + ":/data", "/tmp:/hosttmp:ro"}
+	if v.RemoveVolume != nil {
+		t.Cleanup(func() { // after the container's removal (cleanups run last first)
+			if err := v.RemoveVolume(context.Background(), vol); err != nil {
+				t.Errorf("cleanup: remove volume %s: %v", vol, err)
+			}
+		})
+	}
 	v.create(t, spec)
 	c := v.inspect(t, spec.Name)
 	if c.State != "created" || c.Running() || c.Name != spec.Name || c.Image != v.Image || c.ID == "" {
 		t.Errorf("after Create: %+v", c)
+	}
+	// Named volumes by destination; a host path is none.
+	if len(c.Volumes) != 1 || c.Volumes["/data"] != vol {
+		t.Errorf("volumes after Create: %v, want /data → %s", c.Volumes, vol)
 	}
 	if !c.StartedAt.IsZero() {
 		t.Errorf("never started, yet StartedAt = %v", c.StartedAt)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
@@ -61,7 +62,7 @@ func service(ctx context.Context, server string, e Engine, source drivers.Images
 	switch {
 	case errors.Is(err, drivers.ErrNotFound):
 		rep.Printf(server, "Starting service %s (%s)...", s.Name, s.Image)
-		return createService(ctx, e, s, name, digest)
+		return createService(ctx, e, s, name, digest, nil)
 	case err != nil:
 		return err
 	case c.Labels[naming.LabelConfig] == digest && c.Running():
@@ -75,13 +76,17 @@ func service(ctx context.Context, server string, e Engine, source drivers.Images
 		return nil
 	}
 	rep.Printf(server, "Recreating service %s (configuration changed)...", s.Name)
+	if _, kept := naming.Volumes(s.Project, s.Volumes, c.Volumes); len(kept) > 0 {
+		rep.Printf(server, "Volume %s keeps its name: service %s uses it, made before volume names carried the project (%s-NAME)",
+			strings.Join(kept, ", "), s.Name, s.Project)
+	}
 	if err := e.Stop(ctx, name, serviceStopTimeout); err != nil && !errors.Is(err, drivers.ErrNotFound) {
 		return err
 	}
 	if err := e.Remove(ctx, name); err != nil {
 		return err
 	}
-	return createService(ctx, e, s, name, digest)
+	return createService(ctx, e, s, name, digest, c.Volumes)
 }
 
 const serviceStopTimeout = 30 * time.Second
@@ -109,7 +114,10 @@ func serviceImage(ctx context.Context, server string, e Engine, source drivers.I
 	return pull.Image(ctx, server, e, s.Image, s.Registry, rep)
 }
 
-func createService(ctx context.Context, e Engine, s Service, name, digest string) error {
+// createService creates and starts the service's container; legacy is
+// what the container it replaces mounted (naming.Volumes).
+func createService(ctx context.Context, e Engine, s Service, name, digest string, legacy map[string]string) error {
+	vols, _ := naming.Volumes(s.Project, s.Volumes, legacy)
 	spec := drivers.ContainerSpec{
 		Name:        name,
 		Image:       s.Image,
@@ -118,7 +126,7 @@ func createService(ctx context.Context, e Engine, s Service, name, digest string
 		Cmd:         s.Cmd,
 		Network:     naming.Network(s.Project),
 		Aliases:     []string{s.Name},
-		Volumes:     s.Volumes,
+		Volumes:     vols,
 		Ports:       s.Ports,
 		StopSignal:  "SIGTERM",
 		StopTimeout: serviceStopTimeout,

@@ -139,3 +139,33 @@ func TestServiceImagePulled(t *testing.T) {
 		t.Error("a container was created for an image that exists nowhere")
 	}
 }
+
+// A service's named volume carries the project; one its container made
+// before that mounts under the old name keeps it when recreated: a
+// database never starts on an empty volume beside its data.
+func TestServiceVolumes(t *testing.T) {
+	h, local := fake.NewHost("s1"), fake.NewHost("local")
+	local.AddImage("postgres:16")
+	ctx := context.Background()
+	var rep lines
+	Server(ctx, "s1", h, h, opts(h, 8080), &rep)
+	if err := Services(ctx, "s1", h, local, []Service{db()}, false, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := h.Inspect(ctx, "blog-db"); c.Volumes["/var/lib/postgresql/data"] != "blog-pg" {
+		t.Fatalf("new service mounts %v, want blog-pg", c.Volumes)
+	}
+
+	// As a luma before it made it: the volume named pg.
+	h.Remove(ctx, "blog-db")
+	h.Create(ctx, drivers.ContainerSpec{Name: "blog-db", Image: "postgres:16", Volumes: []string{"pg:/var/lib/postgresql/data"},
+		Labels: map[string]string{naming.LabelProject: "blog", naming.LabelService: "db", naming.LabelConfig: "old"}})
+	h.Start(ctx, "blog-db")
+	rep = lines{}
+	if err := Services(ctx, "s1", h, local, []Service{db()}, true, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := h.Inspect(ctx, "blog-db"); c.Volumes["/var/lib/postgresql/data"] != "pg" || !strings.Contains(rep.String(), "Volume pg keeps its name") {
+		t.Fatalf("recreated service mounts %v\n%s", c.Volumes, rep.String())
+	}
+}

@@ -157,6 +157,8 @@ func runOneOff(ctx context.Context, opts Options, color string, names []string) 
 	if err != nil {
 		return -1, err
 	}
+	// The volumes the serving container mounts, by the same rule.
+	vols, _ := naming.Volumes(opts.Config.Name, a.Volumes, from.Volumes)
 	spec := drivers.ContainerSpec{
 		Name:  naming.OneOffContainer(a.Name),
 		Image: from.ImageID,
@@ -165,7 +167,7 @@ func runOneOff(ctx context.Context, opts Options, color string, names []string) 
 		Env:         opts.Env,
 		Cmd:         opts.Cmd,
 		Network:     naming.Network(opts.Config.Name),
-		Volumes:     a.Volumes,
+		Volumes:     vols,
 		StopSignal:  "SIGTERM",
 		StopTimeout: a.StopTimeout,
 		Restart:     "no",

@@ -253,7 +253,7 @@ func TestOneOff(t *testing.T) {
 		t.Fatalf("one-off: exit %d, %v, stdout %q", code, err, w.out.String())
 	}
 	if !strings.HasPrefix(seen.Name, "web-run-") || seen.Image != green.ImageID || seen.Network != "acme-network" ||
-		strings.Join(seen.Volumes, ",") != "uploads:/data" || strings.Join(seen.Cmd, " ") != "rake db:migrate" {
+		strings.Join(seen.Volumes, ",") != "acme-uploads:/data" || strings.Join(seen.Cmd, " ") != "rake db:migrate" {
 		t.Errorf("one-off created as %+v; want from the active color's image %s with the app's config", seen, green.ImageID)
 	}
 	if strings.Join(env, ",") != "MODE=prod,"+secret {
