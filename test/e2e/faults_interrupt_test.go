@@ -66,15 +66,18 @@ func TestInterruptAfterSwitch(t *testing.T) {
 
 	l := startLoad(a.host())
 	var slow sync.WaitGroup
-	slow.Go(func() {
-		if code, body, err := get(a.host(), "/slow?ms=3000"); err != nil || code != 200 {
-			t.Errorf("request in flight across the interrupted switch: %d %v %q", code, err, body)
-		}
-	})
-	time.Sleep(100 * time.Millisecond)
-	s2 := spec{image: v2, drain: 10 * time.Second}
+	// The slow request starts once the new set is being health-checked
+	// (which takes a second: UP_AFTER), so it is in flight on the old set
+	// at the switch however long a loaded machine takes to get there.
+	s2 := spec{image: v2, drain: 10 * time.Second, env: []string{"UP_AFTER=1s"}}
 	a.write(t, s2)
-	r := startLuma(t, a.dir, "", nil, "deploy", "--release", "r2")
+	r := startLuma(t, a.dir, "Performing health checks", func(*run) {
+		slow.Go(func() {
+			if code, body, err := get(a.host(), "/slow?ms=4000"); err != nil || code != 200 {
+				t.Errorf("request in flight across the interrupted switch: %d %v %q", code, err, body)
+			}
+		})
+	}, "deploy", "--release", "r2")
 	a.waitState(t, machine.Draining, 30*time.Second)
 	r.signal(syscall.SIGINT)
 	res := r.wait(30 * time.Second)

@@ -30,7 +30,7 @@ type killCase struct {
 // deploy recovers (back before the switch, forward after it) and deploys.
 func TestKillInCreating(t *testing.T) {
 	killIn(t, killCase{project: "faultkillcr", app: "fkillcr", state: machine.Creating,
-		line: "Creating container fkillcr-"})
+		line: "Creating container faultkillcr-fkillcr-"})
 }
 
 func TestKillInHealthChecking(t *testing.T) {

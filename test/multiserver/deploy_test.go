@@ -1,8 +1,10 @@
 package multiserver
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -219,13 +221,13 @@ func snapshot(t *testing.T, p *project) string {
 }
 
 // TestSwapFailsOnOneServer makes the route swap fail on server 2 (another
-// project already serves one of the new hosts there): the servers that
-// swapped swap back and all three keep serving v1.
+// project starts serving one of the new hosts there while the deploy
+// creates its containers, after luma deploy checked the hosts): the
+// servers that swapped swap back and all three keep serving v1.
 func TestSwapFailsOnOneServer(t *testing.T) {
 	v1, v2 := testenv.BuildHello(t, "v1"), testenv.BuildHello(t, "v2")
 	squat := newProject(t, "mssquat")
 	squat.servers = servers[1:2]
-	squat.hosts = []string{"taken.test"}
 	squat.write(t, v1)
 	mustLuma(t, squat.dir, "setup")
 	mustLuma(t, squat.dir, "deploy", "--release", "s1")
@@ -235,10 +237,18 @@ func TestSwapFailsOnOneServer(t *testing.T) {
 	mustLuma(t, p.dir, "setup")
 	mustLuma(t, p.dir, "deploy", "--release", "r1")
 
-	// v2 also claims taken.test, which only server 2 cannot give it.
+	// v2 also claims taken.test, which server 2 gives to the squatter
+	// once the deploy is past its checks.
 	p.hosts = []string{"msswap.test", "taken.test"}
 	p.write(t, v2)
-	r := luma(t, p.dir, "deploy", "--release", "r2")
+	r := runWhen(t, p.dir, fmt.Sprintf("[%s] Creating container", servers[1]), func() {
+		route := (`{"op":"set_route","route":{"app":"mssquat/taken","hosts":["taken.test"],"targets":["mssquat-mssquat-blue-1:3000","mssquat-mssquat-blue-2:3000"],"health_path":"/up"}}`)
+		cmd := exec.Command("docker", "-H", dockerHost(1), "exec", "-i", "luma-proxy", "/luma", "proxy", "admin")
+		cmd.Stdin = strings.NewReader(route)
+		if out, err := cmd.CombinedOutput(); err != nil || strings.Contains(string(out), `"error"`) {
+			t.Errorf("squat taken.test on %s: %v %s", servers[1], err, out)
+		}
+	}, "deploy", "--release", "r2")
 	p.hosts = p.hosts[:1]
 	if r.Code != 3 {
 		t.Fatalf("deploy exit = %d, want 3 (rolled back)\n%s", r.Code, r)
@@ -333,4 +343,43 @@ func TestKilledAfterSwitchConverges(t *testing.T) {
 		t.Fatalf("after the converging deploy the active color is %q", color)
 	}
 	p.assertServing(t, color, "v2", "r3")
+}
+
+// runWhen runs luma in dir and calls do, once, as soon as a line of its
+// output contains when.
+func runWhen(t *testing.T, dir, when string, do func(), args ...string) result {
+	t.Helper()
+	cmd := exec.Command(lumaBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	done := false
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		stdout.WriteString(sc.Text() + "\n")
+		if !done && strings.Contains(sc.Text(), when) {
+			done = true
+			do()
+		}
+	}
+	res := result{Stdout: stdout.String()}
+	if err := cmd.Wait(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			res.Code = ee.ExitCode()
+		}
+	}
+	res.Stderr = stderr.String()
+	if !done {
+		t.Errorf("luma %v never printed %q", args, when)
+	}
+	return res
 }
