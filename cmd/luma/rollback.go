@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/luma-deploy/luma/internal/config"
 	"github.com/luma-deploy/luma/internal/deploy"
 	"github.com/luma-deploy/luma/internal/fleet"
+	"github.com/luma-deploy/luma/internal/history"
 	"github.com/luma-deploy/luma/internal/rollback"
 )
 
@@ -52,6 +54,9 @@ func planRollback(ctx context.Context, cfg *config.Config, a *config.App, f *fle
 		servers = append(servers, rollback.Server{Name: name, Image: s.Engine, Proxy: s.Proxy})
 	}
 	p, err := rollback.Make(ctx, cfg.Name, a.Name, servers, to)
+	if errors.Is(err, history.ErrUnknownRelease) {
+		return "", nil, exitWith(exitUsage, fmt.Errorf("%s\nnothing was changed", strings.TrimPrefix(err.Error(), history.ErrUnknownRelease.Error()+": ")))
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("%w\nnothing was changed", err)
 	}

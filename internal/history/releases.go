@@ -1,6 +1,7 @@
 package history
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -27,6 +28,9 @@ func Known(runs []Run, app string) []Release {
 	}
 	return out
 }
+
+// ErrUnknownRelease is a --to release that never went live.
+var ErrUnknownRelease = errors.New("unknown release")
 
 // Timeline is the releases that served app one after another, oldest
 // first, with every rollback undoing back to its release: deploys of r1,
@@ -74,7 +78,7 @@ func Target(runs []Run, app, current, to string) (Release, error) {
 		if k, ok := find(to); ok {
 			return k, nil
 		}
-		return Release{}, fmt.Errorf("release %s of %s is unknown: known releases are %s", to, app, list(known))
+		return Release{}, fmt.Errorf("%w: release %s of %s is unknown: known releases are %s", ErrUnknownRelease, to, app, list(known))
 	}
 	line := Timeline(runs, app)
 	if n := len(line); n > 0 && line[n-1] == current {

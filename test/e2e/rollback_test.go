@@ -47,7 +47,7 @@ func TestRollbackUnderLoad(t *testing.T) {
 	}
 
 	r = luma(t, a.dir, "rollback", "web", "--to", "r9")
-	if r.Code != 1 || !strings.Contains(r.Stderr, "release r9 of web is unknown: known releases are r1, r2") || !strings.Contains(r.Stderr, "nothing was changed") {
+	if r.Code != 2 || !strings.Contains(r.Stderr, "Error: release r9 of web is unknown: known releases are r1, r2") || !strings.Contains(r.Stderr, "nothing was changed") {
 		t.Fatalf("unknown release:\n%s", r)
 	}
 	// r1 is the oldest: a rollback from it has nowhere to go.
