@@ -97,9 +97,10 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 	if err != nil {
 		return exitWith(exitConfig, err)
 	}
-	// Ctrl-C cancels ctx: the deploy rolls back before the switch and
-	// finishes after it. A second Ctrl-C kills luma at once.
-	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C (or SIGTERM, or the terminal closing: SIGHUP) cancels ctx:
+	// the deploy rolls back before the switch and finishes after it. A
+	// second Ctrl-C kills luma at once.
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	go func() {
 		<-ctx.Done()

@@ -6,9 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
+	// A closed output (`luma deploy | head`, a dropped terminal pipe)
+	// must not kill luma in the middle of a deploy: writes fail instead,
+	// and output is best effort while the work finishes.
+	signal.Ignore(syscall.SIGPIPE)
 	err := newRootCmd(os.Stdout, os.Stderr).Execute()
 	if err == nil {
 		return

@@ -45,7 +45,7 @@ func runRemove(parent context.Context, g *globals, names []string) error {
 	}
 	// Every step is safe to repeat: an interrupted remove is finished by
 	// running it again.
-	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	f, err := connectServers(ctx, g, cfg, serversOf(apps))
 	if err != nil {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,4 +92,39 @@ func TestInterruptAfterSwitch(t *testing.T) {
 		t.Errorf("output does not say the deploy was finished after the interrupt")
 	}
 	a.assertClean(t, s2, otherColor(from), "r2", "deployed")
+}
+
+// TestClosedOutputDoesNotStopADeploy: `luma deploy | head -1` closes
+// luma's output after its first line; the deploy still runs to its end
+// (a write to a closed pipe must not kill luma midway), and the lock is
+// free after it.
+func TestClosedOutputDoesNotStopADeploy(t *testing.T) {
+	v1, v2 := images(t)
+	a := newFapp(t, "faultpipe", "fpipe")
+	a.write(t, spec{image: v1})
+	mustLuma(t, a.dir, "setup")
+	mustLuma(t, a.dir, "deploy", "--release", "r1")
+	a.write(t, spec{image: v2})
+	cmd := exec.Command(lumaBin, "deploy", "--release", "r2")
+	cmd.Dir = a.dir
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 1)
+	out.Read(first) // the first output, then the reader goes away
+	out.Close()
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() < 0 {
+		t.Fatalf("luma died: %v", err)
+	}
+	if rec := a.record(t); rec.State != machine.Idle || rec.Release != "r2" || rec.Outcome != "deployed" {
+		t.Fatalf("after a deploy whose output closed: %+v (%v)", rec, err)
+	}
+	if l := a.lock(t); l != nil {
+		t.Fatalf("lock left: %+v", l)
+	}
 }
