@@ -72,14 +72,7 @@ func Make(ctx context.Context, project, app string, servers []Server, to string)
 	p := Plan{App: app}
 	for i, s := range servers {
 		events[s.Name] = logs[i]
-		if recs[i].State != machine.Idle && recs[i].State != "" {
-			return Plan{}, fmt.Errorf("[%s] %s is in the middle of a deploy (%s, by %s): let it finish, or run `luma deploy %s` to recover it first",
-				s.Name, app, recs[i].State, recs[i].Holder, app)
-		}
-		rel := recs[i].Release
-		if recs[i].Active == "" {
-			rel = ""
-		}
+		rel := serving(recs[i])
 		switch {
 		case p.Current == "" && i == 0:
 			p.Current = rel
@@ -141,6 +134,19 @@ func (p *Plan) pickImage(ctx context.Context, servers []Server, run history.Run)
 		p.Image = id
 	}
 	return nil
+}
+
+// serving is the release a record says serves. A record a deploy left
+// midway (it runs, or it died: the rollback's deploy waits for the one
+// or recovers the other first) serves what it replaced until its switch.
+func serving(r machine.Record) string {
+	switch {
+	case r.Active == "":
+		return ""
+	case r.State == machine.Idle || r.State == "" || machine.Switched(r.State):
+		return r.Release
+	}
+	return r.Previous
 }
 
 func orNothing(rel string) string {
