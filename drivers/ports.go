@@ -2,7 +2,9 @@ package drivers
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // PortClaim is what one project asked of a server's luma-proxy: the host
@@ -31,4 +33,13 @@ func (c PortClaim) String() string {
 		return "HTTPS " + strconv.Itoa(c.HTTPS)
 	}
 	return "HTTP " + strconv.Itoa(c.HTTP) + ", HTTPS " + strconv.Itoa(c.HTTPS)
+}
+
+// WithClaim is claims with c in place of its project's earlier claim,
+// sorted by project: how luma-proxy (and the fake) keep them.
+func WithClaim(claims []PortClaim, c PortClaim) []PortClaim {
+	out := slices.DeleteFunc(slices.Clone(claims), func(o PortClaim) bool { return o.Project == c.Project })
+	out = append(out, c)
+	slices.SortFunc(out, func(a, b PortClaim) int { return strings.Compare(a.Project, b.Project) })
+	return out
 }

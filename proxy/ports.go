@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"slices"
-	"strings"
 
 	"github.com/luma-deploy/luma/drivers"
 )
@@ -17,9 +16,7 @@ func (s *Store) ClaimPorts(c drivers.PortClaim) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.claims = slices.DeleteFunc(s.claims, func(o drivers.PortClaim) bool { return o.Project == c.Project })
-	s.claims = append(s.claims, c)
-	slices.SortFunc(s.claims, func(a, b drivers.PortClaim) int { return strings.Compare(a.Project, b.Project) })
+	s.claims = drivers.WithClaim(s.claims, c)
 	return nil
 }
 

@@ -63,3 +63,17 @@ func appNames(cfg *config.Config) string {
 	}
 	return s
 }
+
+// loadApp loads luma.yml and the one app a command names (exit 2 when
+// luma.yml has none of that name).
+func loadApp(g *globals, name string) (*config.Config, *config.App, error) {
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	apps, err := selectApps(cfg, []string{name})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, apps[0], nil
+}

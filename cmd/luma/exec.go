@@ -59,15 +59,10 @@ removed afterwards.`,
 }
 
 func runExec(parent context.Context, g *globals, opts *execOptions, stdin io.Reader, appName string, argv []string) error {
-	cfg, err := loadConfig(g)
+	cfg, a, err := loadApp(g, appName)
 	if err != nil {
 		return err
 	}
-	apps, err := selectApps(cfg, []string{appName})
-	if err != nil {
-		return err
-	}
-	a := apps[0]
 	server, err := shell.Server(a, opts.server)
 	if err != nil {
 		return exitWith(exitUsage, err)

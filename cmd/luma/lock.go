@@ -151,15 +151,11 @@ func runLockRelease(ctx context.Context, g *globals, opts *lockReleaseOptions) e
 	if !opts.force {
 		return exitWith(exitUsage, fmt.Errorf("luma lock release takes a lock from whoever holds it: add --force to do so (`luma lock status` shows the holders)"))
 	}
-	cfg, err := loadConfig(g)
+	cfg, a, err := loadApp(g, opts.app)
 	if err != nil {
 		return err
 	}
-	apps, err := selectApps(cfg, []string{opts.app})
-	if err != nil {
-		return err
-	}
-	f, err := connectServers(ctx, g, cfg, apps[0].Servers)
+	f, err := connectServers(ctx, g, cfg, a.Servers)
 	if err != nil {
 		return err
 	}

@@ -40,15 +40,11 @@ app's removals and forced lock releases. (live) marks what serves now.`,
 }
 
 func runReleases(ctx context.Context, g *globals, opts *releasesOptions) error {
-	cfg, err := loadConfig(g)
+	cfg, a, err := loadApp(g, opts.app)
 	if err != nil {
 		return err
 	}
-	apps, err := selectApps(cfg, []string{opts.app})
-	if err != nil {
-		return err
-	}
-	f, err := connectServers(ctx, g, cfg, apps[0].Servers)
+	f, err := connectServers(ctx, g, cfg, a.Servers)
 	if err != nil {
 		return err
 	}

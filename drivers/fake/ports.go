@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 
 	"github.com/luma-deploy/luma/drivers"
 )
@@ -19,9 +18,7 @@ func (h *Host) ClaimPorts(ctx context.Context, c drivers.PortClaim) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.claims = slices.DeleteFunc(h.claims, func(o drivers.PortClaim) bool { return o.Project == c.Project })
-	h.claims = append(h.claims, c)
-	slices.SortFunc(h.claims, func(a, b drivers.PortClaim) int { return strings.Compare(a.Project, b.Project) })
+	h.claims = drivers.WithClaim(h.claims, c)
 	return nil
 }
 
