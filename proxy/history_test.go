@@ -78,3 +78,15 @@ func TestReleaseLock(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 }
+
+// A successor reloads the state at the handover: the log it restored at
+// start is replaced, not doubled.
+func TestRestoreDoesNotDoubleTheLog(t *testing.T) {
+	s, _ := newTestStore()
+	e := drivers.Event{Kind: drivers.EventDeploy, Project: "shop", App: "web", Who: "a@b", At: time.Now(), Outcome: "deployed"}
+	s.restore(nil, nil, []drivers.Event{e}, nil)
+	s.restore(nil, nil, []drivers.Event{e}, nil)
+	if got := s.Events("shop"); len(got) != 1 {
+		t.Fatalf("%d events after two restores", len(got))
+	}
+}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -140,6 +141,9 @@ type server struct {
 	requests requestGauge
 
 	saveMu sync.Mutex
+	// unknown is what a newer proxy wrote in the state file (State.Unknown).
+	unknownMu sync.Mutex
+	unknown   map[string]json.RawMessage
 }
 
 func newServer(opts Options) *server {
@@ -177,6 +181,7 @@ func (s *server) load() []*Service {
 	}
 	restored, errs := s.router.restore(st.Routes)
 	s.store.restore(st.Locks, st.Records, st.Events, st.Ports)
+	s.keepUnknown(st.Unknown)
 	s.certs.sync(s.router.snapshot())
 	for _, err := range append(skipped, errs...) {
 		s.logger.Warn("state entry skipped", "state", s.opts.StatePath, "err", err)
@@ -199,6 +204,7 @@ func (s *server) persist() error {
 		Records: s.store.Records(),
 		Events:  s.store.allEvents(),
 		Ports:   s.store.PortClaims(),
+		Unknown: s.unknownState(),
 	}
 	if err := writeState(s.opts.StatePath, st); err != nil {
 		s.logger.Error("saving state", "state", s.opts.StatePath, "err", err)
@@ -295,6 +301,21 @@ func (s *server) reloadStore() {
 		return
 	}
 	s.store.restore(st.Locks, st.Records, st.Events, st.Ports)
+	s.keepUnknown(st.Unknown)
+}
+
+// keepUnknown keeps what a newer proxy wrote in the state file, to write
+// it back.
+func (s *server) keepUnknown(u map[string]json.RawMessage) {
+	s.unknownMu.Lock()
+	defer s.unknownMu.Unlock()
+	s.unknown = u
+}
+
+func (s *server) unknownState() map[string]json.RawMessage {
+	s.unknownMu.Lock()
+	defer s.unknownMu.Unlock()
+	return s.unknown
 }
 
 // idleGrace is how long a stopping proxy waits for HTTP/1 keep-alive

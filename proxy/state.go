@@ -26,7 +26,14 @@ type State struct {
 	Events  []drivers.Event  `json:"events,omitempty"`
 	// Ports are the projects' port claims (ports.go).
 	Ports []drivers.PortClaim `json:"ports,omitempty"`
+	// Unknown are top-level entries a newer luma-proxy wrote: kept and
+	// written back as they are, so running an older proxy (an older
+	// luma's setup) loses nothing a newer one recorded.
+	Unknown map[string]json.RawMessage `json:"-"`
 }
+
+// knownState are the top-level keys State decodes.
+var knownState = map[string]bool{"version": true, "routes": true, "locks": true, "records": true, "events": true, "ports": true}
 
 // rawState decodes the file entry by entry, so one bad entry costs only
 // itself.
@@ -52,6 +59,17 @@ func readState(path string) (st State, skipped []error, err error) {
 	var raw rawState
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return State{}, nil, fmt.Errorf("state file %s is not valid JSON: %w", path, err)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err == nil {
+		for k, v := range top {
+			if !knownState[k] {
+				if st.Unknown == nil {
+					st.Unknown = map[string]json.RawMessage{}
+				}
+				st.Unknown[k] = v
+			}
+		}
 	}
 	st.Version = raw.Version
 	for i, m := range raw.Routes {
@@ -115,7 +133,24 @@ func readState(path string) (st State, skipped []error, err error) {
 
 // writeState replaces path atomically (writeFileAtomic).
 func writeState(path string, st State) error {
-	data, err := json.MarshalIndent(st, "", "  ")
+	var v any = st
+	if len(st.Unknown) > 0 {
+		known, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		all := map[string]json.RawMessage{}
+		if err := json.Unmarshal(known, &all); err != nil {
+			return err
+		}
+		for k, raw := range st.Unknown {
+			if _, ok := all[k]; !ok {
+				all[k] = raw
+			}
+		}
+		v = all
+	}
+	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +162,24 @@ func TestForgetIsPersisted(t *testing.T) {
 	}
 	if recs := p2.store.Records(); len(recs) != 1 || recs[0].App != "kept" {
 		t.Fatalf("records after restart = %+v", recs)
+	}
+}
+
+// What a newer luma-proxy wrote is kept: an older proxy (an older luma's
+// setup downgrades in place) writes it back, so going back and forth loses
+// nothing.
+func TestUnknownStateIsKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	os.WriteFile(path, []byte(`{"version":1,"routes":[],"locks":[],"records":[],"future":{"a":[1,2]},"events":[]}`), 0o600)
+	st, _, err := readState(path)
+	if err != nil || string(st.Unknown["future"]) != `{"a":[1,2]}` {
+		t.Fatalf("read %+v %v", st.Unknown, err)
+	}
+	if err := writeState(path, st); err != nil {
+		t.Fatal(err)
+	}
+	again, _, _ := readState(path)
+	if strings.Join(strings.Fields(string(again.Unknown["future"])), "") != `{"a":[1,2]}` {
+		t.Fatalf("written back: %s", again.Unknown["future"])
 	}
 }

@@ -175,6 +175,7 @@ func (s *Store) restore(locks []drivers.Lock, records []machine.Record, events [
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.claims = slices.Clone(claims)
+	s.events = nil // the file's log replaces this one's: a reload at a handover must not double it
 	for _, e := range events {
 		s.events = drivers.TrimHistory(append(s.events, e), e)
 	}
