@@ -100,6 +100,9 @@ func runLogs(parent context.Context, g *globals, opts *logsOptions) error {
 	}
 	o.Print = logPrinter(g, opts)
 	err = logs.Run(ctx, o)
+	if errors.Is(err, syscall.EPIPE) {
+		return nil // its reader went away (luma logs -f | head): done
+	}
 	if err != nil && ctx.Err() != nil && parent.Err() == nil {
 		return exitWith(exitInterrupted, nil)
 	}
@@ -138,8 +141,7 @@ func logPrinter(g *globals, opts *logsOptions) func(logs.Line) error {
 		if opts.timestamps {
 			s += l.Time.UTC().Format(time.RFC3339Nano) + " "
 		}
-		g.out.line(s + l.Text)
-		return nil
+		return g.out.line(s + l.Text)
 	}
 }
 

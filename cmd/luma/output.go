@@ -69,8 +69,12 @@ func (p *printer) Println(format string, args ...any) {
 	p.line(fmt.Sprintf(format, args...))
 }
 
-func (p *printer) line(s string) {
+// line writes s as one line. Progress lines ignore its error (output is
+// best effort while a deploy finishes: SIGPIPE is ignored); a reader that
+// runs until its output closes (luma logs -f | head) stops on it.
+func (p *printer) line(s string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	io.WriteString(p.w, strings.TrimRight(s, "\n")+"\n")
+	_, err := io.WriteString(p.w, strings.TrimRight(s, "\n")+"\n")
+	return err
 }

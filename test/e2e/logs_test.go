@@ -158,3 +158,41 @@ func (f *follower) waitFor(t *testing.T, prefix, text string) {
 	}
 	t.Fatalf("luma logs -f printed no line %q...%q:\n%s", prefix, text, f.text())
 }
+
+// TestLogsFollowEndsWhenOutputCloses: `luma logs -f APP | head -1` ends
+// once head does, with exit 0 (luma ignores SIGPIPE, so that a deploy
+// whose output closes finishes: a follower must stop on the failed write).
+func TestLogsFollowEndsWhenOutputCloses(t *testing.T) {
+	a := newFapp(t, "e2elogspipe", "webpipe")
+	a.write(t, spec{image: testenv.BuildHello(t, "v1")})
+	mustLuma(t, a.dir, "setup")
+	mustLuma(t, a.dir, "deploy", "--release", "r1")
+	cmd := exec.Command(lumaBin, "logs", "-f", a.name)
+	cmd.Dir = a.dir
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 1)
+	if _, err := out.Read(first); err != nil {
+		t.Fatalf("no output: %v", err)
+	}
+	out.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// The app logs nothing per request: a deploy's new container logs
+	// its start, and luma's write of it fails.
+	mustLuma(t, a.dir, "deploy", "--release", "r2")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("luma logs -f after its output closed: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("luma logs -f went on after its output closed")
+	}
+}
