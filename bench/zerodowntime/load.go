@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -166,6 +168,8 @@ func (l *load) do(k kind, due time.Time, seed uint64) sample {
 		req, _ = http.NewRequest("GET", fmt.Sprintf("%s/slow?ms=%d", l.url, l.slowMS), nil)
 	case k == download:
 		req, _ = http.NewRequest("GET", fmt.Sprintf("%s/bytes?n=%d", l.url, downloadSize), nil)
+	case k == stream:
+		req, _ = http.NewRequest("GET", l.url+"/events?interval="+streamInterval, nil)
 	default:
 		req, _ = http.NewRequest("GET", l.url+"/", nil)
 	}
@@ -177,6 +181,12 @@ func (l *load) do(k kind, due time.Time, seed uint64) sample {
 	if err != nil {
 		s.latency = time.Since(due)
 		s.failure = classify(err)
+		return s
+	}
+	if k == stream && resp.StatusCode == 200 {
+		s.failure = readStream(resp.Body)
+		resp.Body.Close()
+		s.latency, s.status = time.Since(due), resp.StatusCode
 		return s
 	}
 	b, err := io.ReadAll(resp.Body)
@@ -207,6 +217,36 @@ func compare(got, want []byte) string {
 		return "echo mismatch"
 	}
 	return ""
+}
+
+// readStream reads an event stream of examples/hello ("data: COLOR
+// VERSION N") to its streamEvents-th event, which must come numbered from
+// 1 by one app, then closes it: a stream cut or mixed up by a switch fails.
+func readStream(body io.Reader) string {
+	sc := bufio.NewScanner(body)
+	n, from := 0, ""
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 || f[2] != strconv.Itoa(n+1) {
+			return "stream out of order"
+		}
+		if app := f[0] + " " + f[1]; from == "" {
+			from = app
+		} else if app != from {
+			return "stream from two apps"
+		}
+		if n++; n == streamEvents {
+			return ""
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "stream cut (" + classify(err) + ")"
+	}
+	return fmt.Sprintf("stream ended after %d of %d events", n, streamEvents)
 }
 
 // checkDownload checks /bytes?n=N: N bytes, byte i = 'a'+i%26.

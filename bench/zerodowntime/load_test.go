@@ -43,6 +43,16 @@ func app(t *testing.T, broken string) *httptest.Server {
 		w.Write(b)
 	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "slept") })
+	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for n := 1; n <= streamEvents+5; n++ {
+			if broken == "stream" && n == 4 {
+				return // the stream ends early
+			}
+			fmt.Fprintf(w, "data: blue v1 %d\n\n", n)
+			w.(http.Flusher).Flush()
+		}
+	})
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		if broken == "status" {
 			w.WriteHeader(502)
@@ -88,6 +98,7 @@ func TestMixChecksEveryAnswer(t *testing.T) {
 		"flip":   "post-64k-chunked: echo mismatch",
 		"short":  "download-256k: truncated body",
 		"status": "get: status 502",
+		"stream": "stream-sse: stream ended after 3 of 10 events",
 	} {
 		s := runMix(t, broken)
 		if s.Failures[want] == 0 {

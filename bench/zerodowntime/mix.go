@@ -15,6 +15,15 @@ const (
 	getFresh kind = "get-fresh"     // GET / on a new connection each time
 	download kind = "download-256k" // GET /bytes?n=262144, checked by length and pattern
 	slow     kind = "slow"          // GET /slow?ms=N, in flight across switches
+	// stream is a Server-Sent Events response read to its streamEvents-th
+	// event (GET /events?interval=streamInterval): a streaming response
+	// that spans a switch, checked event by event.
+	stream kind = "stream-sse"
+)
+
+const (
+	streamEvents   = 10
+	streamInterval = "100ms"
 )
 
 const downloadSize = 256 << 10
@@ -31,6 +40,7 @@ var specs = map[kind]spec{
 	getKeep:  {weight: 16},
 	getFresh: {fresh: true, weight: 8},
 	download: {weight: 4},
+	stream:   {weight: 2},
 	slow:     {}, // by -slow-share, not by weight
 }
 
@@ -40,6 +50,7 @@ var groups = map[string][]kind{
 	"get":      {getKeep},
 	"fresh":    {getFresh},
 	"download": {download},
+	"stream":   {stream},
 	"slow":     {slow},
 }
 
@@ -64,7 +75,7 @@ func init() {
 }
 
 // allMix is the default: every kind.
-const allMix = "get,fresh,post-1k,post-8k,post-64k,post-1m,download,slow"
+const allMix = "get,fresh,post-1k,post-8k,post-64k,post-1m,download,stream,slow"
 
 // mix is the order in which kinds are sent: a fixed shuffled cycle where
 // each kind appears as often as its weight, and one request in slowEvery
@@ -122,9 +133,9 @@ func (m mix) at(i int) kind {
 }
 
 // burstAt is the kind of request number i of the bursts, which have no
-// slow requests: a burst ends when all its requests are done.
+// slow requests or streams: a burst ends when all its requests are done.
 func (m mix) burstAt(i int) kind {
-	if k := m.cycle[i%len(m.cycle)]; k != slow {
+	if k := m.cycle[i%len(m.cycle)]; k != slow && k != stream {
 		return k
 	}
 	return getKeep
