@@ -11,7 +11,7 @@ import "strconv"
 //	go test ./proxy -run TestRevisionFollowsSource -update
 var Revision = revision
 
-const revision = 13
+const revision = 14
 
 // revisionOverride, set with -ldflags "-X ...proxy.revisionOverride=N",
 // gives a test build another revision, to upgrade to and from.

@@ -141,9 +141,9 @@ type server struct {
 	requests requestGauge
 
 	saveMu sync.Mutex
-	// unknown is what a newer proxy wrote in the state file (State.Unknown).
-	unknownMu sync.Mutex
-	unknown   map[string]json.RawMessage
+	// unknown is what a newer proxy wrote in the state file
+	// (State.Unknown), written back by persist; saveMu guards it.
+	unknown map[string]json.RawMessage
 }
 
 func newServer(opts Options) *server {
@@ -204,7 +204,7 @@ func (s *server) persist() error {
 		Records: s.store.Records(),
 		Events:  s.store.allEvents(),
 		Ports:   s.store.PortClaims(),
-		Unknown: s.unknownState(),
+		Unknown: s.unknown,
 	}
 	if err := writeState(s.opts.StatePath, st); err != nil {
 		s.logger.Error("saving state", "state", s.opts.StatePath, "err", err)
@@ -307,15 +307,9 @@ func (s *server) reloadStore() {
 // keepUnknown keeps what a newer proxy wrote in the state file, to write
 // it back.
 func (s *server) keepUnknown(u map[string]json.RawMessage) {
-	s.unknownMu.Lock()
-	defer s.unknownMu.Unlock()
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
 	s.unknown = u
-}
-
-func (s *server) unknownState() map[string]json.RawMessage {
-	s.unknownMu.Lock()
-	defer s.unknownMu.Unlock()
-	return s.unknown
 }
 
 // idleGrace is how long a stopping proxy waits for HTTP/1 keep-alive

@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"context"
 	"time"
 
 	"github.com/luma-deploy/luma/drivers"
@@ -22,7 +21,7 @@ func (d *deploy) audit(started time.Time) {
 		g.Go(func() error {
 			ctx, cancel := r.detached(d.ctx)
 			defer cancel()
-			e := r.event(ctx, started, took)
+			e := r.event(started, took)
 			e.Kind = d.opts.Kind
 			if err := r.srv.Proxy.AppendEvent(ctx, e); err != nil {
 				r.say("Warning: could not add this %s to the server's history: %v", d.opts.Kind, err)
@@ -34,7 +33,7 @@ func (d *deploy) audit(started time.Time) {
 }
 
 // event is the audit event of r's run.
-func (r *run) event(ctx context.Context, started time.Time, took time.Duration) drivers.Event {
+func (r *run) event(started time.Time, took time.Duration) drivers.Event {
 	rec := r.record()
 	e := drivers.Event{
 		Project: r.app.Project, App: r.app.Name, Release: r.app.Release, Image: r.app.ImageRef,
@@ -49,9 +48,7 @@ func (r *run) event(ctx context.Context, started time.Time, took time.Duration) 
 	if r.started {
 		e.Previous = rec.Previous
 	}
-	if id, err := r.srv.Engine.ImageID(ctx, r.app.Image); err == nil {
-		e.ImageID = id
-	}
+	e.ImageID = r.imageID // "" when the run stopped before Creating looked
 	if r.err != nil {
 		e.Detail = r.err.Error()
 	}

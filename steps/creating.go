@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -121,6 +122,7 @@ func (r *run) ensureImage(ctx context.Context) error {
 			return fmt.Errorf("look for image %s on the local engine: %w", img, err)
 		}
 	}
+	r.imageID = cmp.Or(want, have) // what the new set runs, for the history
 	switch {
 	case want == "" && have == "" && r.srv.Source == nil:
 		return fmt.Errorf("image %s is not on %s and there is no source to send it from", img, r.srv.Name)

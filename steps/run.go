@@ -33,6 +33,7 @@ type run struct {
 	// (destination → name): one made before volume names carried the
 	// project keeps its name (naming.Volumes).
 	oldVolumes map[string]string
+	imageID    string // the image's ID on the server, once Creating looked (audit.go)
 
 	route    routeState
 	oldRoute drivers.Route // what SetRoute replaced, when route is swapped

@@ -46,15 +46,21 @@ func newDeployCmd(g *globals) *cobra.Command {
 			return runDeploy(cmd.Context(), g, opts)
 		},
 	}
+	cmd.Flags().StringVar(&opts.release, "release", "", "release name (default: git short SHA, -dirty when the tree has changes)")
+	runFlags(cmd, opts)
+	return cmd
+}
+
+// runFlags are the flags of a run through the deploy machine: deploy and
+// rollback.
+func runFlags(cmd *cobra.Command, opts *deployOptions) {
 	cmd.Flags().DurationVar(&opts.lockWait, "lock-wait", 0, "wait this long for another deploy of the same app to finish")
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print the result as JSON on stdout (progress goes to stderr)")
-	cmd.Flags().StringVar(&opts.release, "release", "", "release name (default: git short SHA, -dirty when the tree has changes)")
 	// A shorter lease frees the app sooner after a run dies, but a run
 	// whose renewals stall longer than it can be overtaken: hidden, for
 	// tests and people who know their link.
 	cmd.Flags().DurationVar(&opts.lease, "lease", 30*time.Second, "deploy lock lease, renewed every third of it")
 	cmd.Flags().MarkHidden("lease")
-	return cmd
 }
 
 func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
@@ -116,10 +122,7 @@ func runDeploy(parent context.Context, g *globals, opts *deployOptions) error {
 		return err
 	}
 	defer f.Close()
-	if err := checkSetup(ctx, f, cfg.Name); err != nil {
-		return err
-	}
-	if err := checkHosts(ctx, f, cfg.Name, apps); err != nil {
+	if err := checkSetup(ctx, f, cfg.Name, apps); err != nil {
 		return err
 	}
 	source, closeSource := localSource(ctx, g, f)
@@ -189,12 +192,18 @@ func deployExitCode(ctx context.Context, err error) int {
 	}
 }
 
-// checkSetup fails early, on every server at once, when luma-proxy is not
-// running or, when project is not "", has not joined the project's network
-// (another project set it up), telling the user to run `luma setup`.
-func checkSetup(ctx context.Context, f *fleet.Fleet, project string) error {
+// checkSetup fails early, on every server at once and before anything
+// changes, when luma-proxy is not running, or (project not "") has not
+// joined the project's network (another project set it up: run `luma
+// setup`), or serves a host of apps for another app, of this project or
+// another one sharing the server: luma-proxy would refuse the switch
+// only after the new containers were made.
+func checkSetup(ctx context.Context, f *fleet.Fleet, project string, apps []*config.App) error {
+	var mu sync.Mutex
+	var clashes []string
 	err := f.Each(func(s *fleet.Server) error {
-		if _, err := s.Proxy.Routes(ctx); err != nil || project == "" {
+		routes, err := s.Proxy.Routes(ctx)
+		if err != nil || project == "" {
 			return err
 		}
 		c, err := s.Engine.Inspect(ctx, naming.ProxyContainer)
@@ -204,50 +213,38 @@ func checkSetup(ctx context.Context, f *fleet.Fleet, project string) error {
 		if _, ok := c.Networks[naming.Network(project)]; !ok {
 			return fmt.Errorf("luma-proxy does not serve project %s yet (it is not on %s): run \"luma setup\"", project, naming.Network(project))
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		clashes = append(clashes, hostClashes(s.Name, project, apps, routes)...)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("%w\nnothing was changed", err)
-	}
-	return nil
-}
-
-// checkHosts refuses, before anything changes, an app whose host another
-// app (of this project or another one sharing the server) is served for:
-// luma-proxy would refuse the switch, after the new containers were made.
-func checkHosts(ctx context.Context, f *fleet.Fleet, project string, apps []*config.App) error {
-	var mu sync.Mutex
-	var clashes []string
-	err := f.Each(func(s *fleet.Server) error {
-		routes, err := s.Proxy.Routes(ctx)
-		if err != nil {
-			return err
-		}
-		for _, a := range apps {
-			if a.Proxy == nil || !slices.Contains(a.Servers, s.Name) {
-				continue
-			}
-			key := naming.Key(project, a.Name)
-			for _, r := range routes {
-				for _, h := range a.Proxy.Hosts {
-					if r.App != key && slices.Contains(r.Hosts, h) {
-						mu.Lock()
-						clashes = append(clashes, fmt.Sprintf("[%s] host %s of %s is served by %s: take it out of one of them", s.Name, h, key, r.App))
-						mu.Unlock()
-					}
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	if len(clashes) > 0 {
 		slices.Sort(clashes)
 		return exitWith(exitFailure, fmt.Errorf("%s\nnothing was changed", strings.Join(clashes, "\n")))
 	}
 	return nil
+}
+
+// hostClashes are the hosts of apps on server that routes give another app.
+func hostClashes(server, project string, apps []*config.App, routes []drivers.Route) []string {
+	var out []string
+	for _, a := range apps {
+		if a.Proxy == nil || !slices.Contains(a.Servers, server) {
+			continue
+		}
+		key := naming.Key(project, a.Name)
+		for _, r := range routes {
+			for _, h := range a.Proxy.Hosts {
+				if r.App != key && slices.Contains(r.Hosts, h) {
+					out = append(out, fmt.Sprintf("[%s] host %s of %s is served by %s: take it out of one of them", server, h, key, r.App))
+				}
+			}
+		}
+	}
+	return out
 }
 
 // localSource is the local engine, where images are built and from which

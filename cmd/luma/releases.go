@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
 	"github.com/luma-deploy/luma/drivers"
+	"github.com/luma-deploy/luma/internal/fleet"
 	"github.com/luma-deploy/luma/internal/history"
 )
 
@@ -49,20 +52,28 @@ func runReleases(ctx context.Context, g *globals, opts *releasesOptions) error {
 		return err
 	}
 	defer f.Close()
-	events, err := readEvents(ctx, f, cfg.Name)
+	// One pass per server: its log and what it serves now.
+	var mu sync.Mutex
+	events, live := map[string][]drivers.Event{}, map[string]string{}
+	err = f.Each(func(s *fleet.Server) error {
+		ev, err := s.Proxy.Events(ctx, cfg.Name)
+		if err != nil {
+			return fmt.Errorf("read the history: %w", err)
+		}
+		rec, err := s.Proxy.Load(ctx, cfg.Name, opts.app)
+		if err != nil && !errors.Is(err, drivers.ErrNotFound) {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		events[s.Name] = ev
+		if err == nil && rec.Active != "" {
+			live[s.Name] = rec.Release
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	live := map[string]string{}
-	for _, name := range f.Names() {
-		rec, err := f.Get(name).Proxy.Load(ctx, cfg.Name, opts.app)
-		switch {
-		case errors.Is(err, drivers.ErrNotFound):
-		case err != nil:
-			return err
-		case rec.Active != "":
-			live[name] = rec.Release
-		}
 	}
 	runs := history.ForApp(history.Merge(events), opts.app)
 	if opts.limit > 0 && len(runs) > opts.limit {

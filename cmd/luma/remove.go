@@ -52,7 +52,7 @@ func runRemove(parent context.Context, g *globals, names []string) error {
 		return err
 	}
 	defer f.Close()
-	if err := checkSetup(ctx, f, ""); err != nil {
+	if err := checkSetup(ctx, f, "", nil); err != nil {
 		return err
 	}
 	var targets []remove.Target

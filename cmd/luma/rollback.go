@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -38,10 +37,7 @@ releases to choose from.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.to, "to", "", "the release to go back to (default: the one before the current)")
-	cmd.Flags().DurationVar(&opts.lockWait, "lock-wait", 0, "wait this long for another deploy of the same app to finish")
-	cmd.Flags().BoolVar(&opts.json, "json", false, "print the result as JSON on stdout (progress goes to stderr)")
-	cmd.Flags().DurationVar(&opts.lease, "lease", 30*time.Second, "deploy lock lease, renewed every third of it")
-	cmd.Flags().MarkHidden("lease")
+	runFlags(cmd, opts)
 	return cmd
 }
 

@@ -5,7 +5,7 @@
 package history
 
 import (
-	"cmp"
+	"maps"
 	"slices"
 	"time"
 
@@ -46,7 +46,7 @@ func Merge(byServer map[string][]drivers.Event) []Run {
 	}
 	index := map[key]int{}
 	var runs []Run
-	for _, name := range sortedKeys(byServer) {
+	for _, name := range slices.Sorted(maps.Keys(byServer)) {
 		for _, e := range byServer[name] {
 			k := key{e.Kind, e.App, e.Release, e.Who, e.At.UTC()}
 			i, ok := index[k]
@@ -92,13 +92,4 @@ func ForApp(runs []Run, app string) []Run {
 // Deployed tells whether r put its release live on every server it ran on.
 func (r Run) Deployed() bool {
 	return (r.Kind == drivers.EventDeploy || r.Kind == drivers.EventRollback) && r.Outcome == "deployed"
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmp.Compare)
-	return keys
 }
