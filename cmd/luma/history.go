@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -37,6 +38,7 @@ func readEvents(ctx context.Context, f *fleet.Fleet, project string) (map[string
 // each server's failure under its run; live marks the release each server
 // serves now (nil: not shown).
 func printRuns(w io.Writer, runs []history.Run, withApp bool, live map[string]string) error {
+	live = maps.Clone(live) // servesLive takes each server's entry once
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	head := "WHEN\tKIND\tRELEASE\tOUTCOME\tTOOK\tWHO\tSERVERS\tIMAGE"

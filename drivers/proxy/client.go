@@ -46,13 +46,14 @@ type Client struct {
 	se     StreamExecer // nil: one exec per call
 	lastID atomic.Uint64
 
-	resolveOnce sync.Once
-	mu          sync.Mutex
-	bin         string   // the relay's binary; "" until resolved: the image's
-	cur         *session // open or opening
-	closed      bool
-	backoff     time.Duration // after sessions that never answered
-	retryAt     time.Time
+	resolveMu sync.Mutex // one ping at a time names the binary (relay.go)
+	resolved  bool
+	mu        sync.Mutex
+	bin       string   // the relay's binary; "" until resolved: the image's
+	cur       *session // open or opening
+	closed    bool
+	backoff   time.Duration // after sessions that never answered
+	retryAt   time.Time
 }
 
 var _ drivers.Proxy = (*Client)(nil)

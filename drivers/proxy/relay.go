@@ -18,15 +18,20 @@ import (
 // imageBinary is the luma binary of every luma-proxy image.
 const imageBinary = "/luma"
 
-// resolve asks the proxy, once, which binary it runs, and relays through
-// it from then on. A proxy that does not answer leaves the image's.
+// resolve asks the proxy which binary it runs, until it answers once, and
+// relays through it from then on. Until then calls go through the image's.
 func (c *Client) resolve(ctx context.Context) {
-	c.resolveOnce.Do(func() {
-		resp, err := c.do(ctx, protocol.Request{Op: protocol.OpPing})
-		if err == nil {
-			c.useBinary(resp.Binary)
-		}
-	})
+	c.resolveMu.Lock()
+	defer c.resolveMu.Unlock()
+	if c.resolved {
+		return
+	}
+	resp, err := c.do(ctx, protocol.Request{Op: protocol.OpPing})
+	if err != nil {
+		return // asked again at the next call
+	}
+	c.resolved = true
+	c.useBinary(resp.Binary)
 }
 
 // relay is the binary the admin commands run.
