@@ -22,7 +22,6 @@ func (d *deploy) audit(started time.Time) {
 			ctx, cancel := r.detached(d.ctx)
 			defer cancel()
 			e := r.event(started, took)
-			e.Kind = d.opts.Kind
 			if err := r.srv.Proxy.AppendEvent(ctx, e); err != nil {
 				r.say("Warning: could not add this %s to the server's history: %v", d.opts.Kind, err)
 			}
@@ -36,7 +35,7 @@ func (d *deploy) audit(started time.Time) {
 func (r *run) event(started time.Time, took time.Duration) drivers.Event {
 	rec := r.record()
 	e := drivers.Event{
-		Project: r.app.Project, App: r.app.Name, Release: r.app.Release, Image: r.app.ImageRef,
+		Kind: r.opts.Kind, Project: r.app.Project, App: r.app.Name, Release: r.app.Release, Image: r.app.ImageRef,
 		Who: drivers.Who(r.opts.Holder), At: started, Duration: took, Outcome: string(r.outcome),
 	}
 	if e.Image == "" {

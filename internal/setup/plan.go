@@ -63,7 +63,7 @@ func planProxy(ctx context.Context, e Engine, p Proxy, opts Options) (proxyPlan,
 	case !old.Running():
 		pl.kind, pl.why = planReplace, "it is "+old.State
 		return pl, nil
-	case !pl.published.covers(pl.want):
+	case !pl.want.equal(pl.published):
 		pl.kind = planReplace
 		pl.why = fmt.Sprintf("%s → %s for project %s; published ports change only with a new container, so connections are refused for about a second, for every project it serves", pl.published, pl.want, opts.Project)
 		return pl, nil

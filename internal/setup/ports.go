@@ -44,18 +44,9 @@ func (p ports) add(http, https int) ports {
 	return out
 }
 
-func (p ports) covers(q ports) bool {
-	for _, n := range q.http {
-		if !slices.Contains(p.http, n) {
-			return false
-		}
-	}
-	for _, n := range q.https {
-		if !slices.Contains(p.https, n) {
-			return false
-		}
-	}
-	return true
+// equal tells whether p and q publish the same ports.
+func (p ports) equal(q ports) bool {
+	return slices.Equal(p.http, q.http) && slices.Equal(p.https, q.https)
 }
 
 func join(ns []int) string {
