@@ -55,6 +55,9 @@ func (d *deploy) run(ctx context.Context) error {
 	d.live, d.cancel = context.WithCancelCause(ctx)
 	defer d.cancel(nil)
 	started := d.opts.Now()
+	for _, r := range d.runs {
+		r.begun = started
+	}
 	if err := d.lock(ctx); err != nil {
 		return err
 	}

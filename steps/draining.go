@@ -13,9 +13,9 @@ import (
 func (r *run) drain(ctx context.Context) (func(*machine.Record), error) {
 	var targets []string
 	switch {
-	case r.route == routeSwapped:
+	case r.route == routeSwapped && !r.recovering:
 		targets = r.oldRoute.Targets
-	case len(r.app.Hosts) > 0: // recovery: the old set's targets
+	case len(r.app.Hosts) > 0: // recovery (a dead run swapped first): the old set's targets
 		targets = r.app.targets(r.m.Record().Old)
 	}
 	if len(targets) == 0 {

@@ -22,7 +22,7 @@ func (r *run) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load deploy record: %w", err)
 	}
-	r.m = machine.NewAt(rec, r.srv.Proxy, r.opts.Now)
+	r.m, r.loaded = machine.NewAt(rec, r.srv.Proxy, r.opts.Now), rec
 	return nil
 }
 
@@ -54,6 +54,8 @@ func (r *run) plan(ctx context.Context) (func(*machine.Record), error) {
 	to := naming.Blue
 	if from != "" {
 		to = naming.Other(from)
+	} else if c := peersColor(r.peers); c != "" {
+		to = naming.Other(c) // a new server joins the others' color
 	}
 	old := append(names(byColor[from]), legacy...)
 	r.leftovers = names(byColor[to])
@@ -85,13 +87,12 @@ func (r *run) plan(ctx context.Context) (func(*machine.Record), error) {
 			plural(len(legacy), "container", "containers"), strings.Join(legacy, ", "))
 	}
 	r.say("Deploying %d replica(s): %s", len(newSet), strings.Join(newSet, ", "))
-	now := r.opts.Now()
 	return func(rec *machine.Record) {
 		rec.Server = r.srv.Name
 		rec.Release, rec.Previous = r.app.Release, previous
 		rec.FromColor, rec.ToColor, rec.Active = from, to, from
 		rec.Old, rec.New = old, newSet
-		rec.Holder, rec.StartedAt = r.opts.Holder, now
+		rec.Holder, rec.StartedAt = r.opts.Holder, r.begun
 		rec.Error, rec.Outcome = "", ""
 	}, nil
 }
@@ -149,4 +150,32 @@ func names(cs []drivers.Container) []string {
 		out[i] = c.Name
 	}
 	return out
+}
+
+// peersColor is the color the other servers serve once a dead run's
+// record is recovered, when they agree on one; "" otherwise. A server
+// deployed for the first time beside them takes their next color, so
+// one deploy leaves one color everywhere.
+func peersColor(peers []machine.Record) string {
+	colors := map[string]bool{}
+	for _, p := range peers {
+		c := p.Active
+		switch {
+		case p.State == machine.Idle:
+		case machine.Switched(p.State):
+			c = p.ToColor
+		default:
+			c = p.FromColor
+		}
+		if c != "" {
+			colors[c] = true
+		}
+	}
+	if len(colors) != 1 {
+		return ""
+	}
+	for c := range colors {
+		return c
+	}
+	return ""
 }

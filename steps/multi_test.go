@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/luma-deploy/luma/drivers/fake"
 	"github.com/luma-deploy/luma/internal/naming"
@@ -137,8 +138,9 @@ func TestMultiServerCommitFailureOnOne(t *testing.T) {
 			t.Fatalf("[%s] outcome %s", h.Name(), res.Servers[i].Outcome)
 		}
 	}
-	// Next run: server3 is rolled back to blue r1 first, so it deploys r3
-	// in green while the others, on green, deploy r3 in blue.
+	// Next run: the others recorded the switch, so server3 finishes it
+	// (drains and removes blue r1) and every server deploys r3 in blue.
+	e.proxies[2].takePath()
 	res, err = e.deploy(bg, "r3")
 	if err != nil {
 		t.Fatal(err)
@@ -146,11 +148,91 @@ func TestMultiServerCommitFailureOnOne(t *testing.T) {
 	if res.Servers[2].Recovered != machine.Switching {
 		t.Fatalf("server3 recovered %q", res.Servers[2].Recovered)
 	}
-	for i, h := range e.hosts {
-		color := naming.Blue
-		if i == 2 {
-			color = naming.Green
+	if !strings.Contains(e.out.text(), "[server3] Recovering: the deploy of r2 by") || !strings.Contains(e.out.text(), "in switching; it switched on server1, finishing it first") {
+		t.Fatalf("lines:\n%s", e.out.text())
+	}
+	if got := e.proxies[2].takePath(); !slices.Equal(got, append(states(dr, cl, idle), deployPath...)) {
+		t.Fatalf("[server3] path %v", got)
+	}
+	for _, h := range e.hosts {
+		e.serving(h, naming.Blue, "r3")
+	}
+}
+
+// A run that dies while the servers record their switch leaves some
+// records in draining and one in switching, with every route on the new
+// set. The next run finishes the switch on that one too, so every server
+// ends on one color; if its new containers died meanwhile, that server
+// alone is put back on the old set first.
+func TestMultiServerDiesWhileRecordingTheSwitch(t *testing.T) {
+	for _, crashed := range []bool{false, true} {
+		e := newEnv(t, 2, three...)
+		e.mustDeploy("r1", naming.Blue)
+		dead := make([]*fake.Host, len(e.hosts))
+		for i, h := range e.hosts {
+			at := fake.Fault{Op: "Drain", Nth: 1}
+			if i == 2 {
+				at = fake.Fault{Op: "Save", Match: "draining", Nth: 1}
+			}
+			at.Do = func() {
+				if dead[i] == nil {
+					dead[i] = h.Clone()
+				}
+			}
+			h.Inject(at)
 		}
-		e.serving(h, color, "r3")
+		e.deploy(bg, "r2") // "dies" at the faults
+		for i, want := range states(dr, dr, sw) {
+			if rec, _ := dead[i].Record("shop", "blog"); rec.State != want {
+				t.Fatalf("[%s] dead run left %s, want %s", dead[i].Name(), rec.State, want)
+			}
+			if r, _ := dead[i].Route("shop/blog"); !slices.Equal(r.Targets, []string{"shop-blog-green-1:3000", "shop-blog-green-2:3000"}) {
+				t.Fatalf("[%s] dead run left the route on %v", dead[i].Name(), r.Targets)
+			}
+		}
+		for i, h := range dead {
+			h.Clock().Advance(31 * time.Second)
+			e.setHost(i, h)
+		}
+		if crashed {
+			dead[2].Crash("shop-blog-green-1", 137)
+		}
+		e.out.reset()
+		e.holder = "bob@ci pid 7"
+		res, err := e.deploy(bg, "r3")
+		if err != nil {
+			t.Fatalf("crashed %v: %v\n%s", crashed, err, e.out.text())
+		}
+		text := e.out.text()
+		for i, h := range e.hosts {
+			if res.Servers[i].Outcome != Deployed {
+				t.Fatalf("[%s] outcome %s", h.Name(), res.Servers[i].Outcome)
+			}
+			color := naming.Blue
+			if crashed && i == 2 {
+				color = naming.Green
+			}
+			e.serving(h, color, "r3")
+		}
+		if !strings.Contains(text, "[server3] Recovering: the deploy of r2 by alice@laptop pid 100 died (its lock lease expired) in switching; it switched on server1, finishing it first") {
+			t.Fatalf("crashed %v: no forward recovery on server3:\n%s", crashed, text)
+		}
+		back := strings.Contains(text, "[server3] Could not finish the switch: ")
+		if back != crashed || crashed && !strings.Contains(text, "[server3] Rolled back: blue containers still serve") {
+			t.Fatalf("crashed %v: server3 rolled back %v:\n%s", crashed, back, text)
+		}
+	}
+}
+
+// A server added to the app's servers takes the color the others deploy
+// to, so one deploy leaves one color everywhere.
+func TestNewServerJoinsTheOthersColor(t *testing.T) {
+	e := newEnv(t, 1, "server1", "server2")
+	e.mustDeploy("r1", naming.Blue)
+	e.setHost(2, fake.NewHost("server3"))
+	e.out.reset()
+	e.mustDeploy("r2", naming.Green)
+	if !e.out.has("[server3] No active version, deploying: green") {
+		t.Fatalf("lines:\n%s", e.out.text())
 	}
 }

@@ -19,11 +19,15 @@ type run struct {
 	m    *machine.Machine // nil until the record is loaded
 
 	locked    bool
-	stopLease func()        // stops renewing the lock; nil when not renewing
-	tookOver  bool          // the lock's last holder died with its lease
-	recovered machine.State // state of a dead run recovered first
+	stopLease func()           // stops renewing the lock; nil when not renewing
+	tookOver  bool             // the lock's last holder died with its lease
+	recovered machine.State    // state of a dead run recovered first
+	begun     time.Time        // when this deploy began: with the holder, it names the run in every server's record
+	loaded    machine.Record   // the record as this run found it
+	peers     []machine.Record // the other servers' records as this deploy found them
 
 	recovering   bool          // bringing a dead run's record back to Idle
+	forward      bool          // recovering a switching record whose run recorded its switch elsewhere: finish the switch
 	started      bool          // fired deploy: this run's new set exists
 	reason       error         // why it rolls back
 	rollbackFrom machine.State // the state it rolled back from

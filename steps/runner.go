@@ -18,12 +18,16 @@ func (d *deploy) drive(r *run) {
 		d.fail(d.pre, r, machine.Idle, err)
 		return
 	}
+	// Every record is loaded before any is recovered or planned: both
+	// follow what the other servers' records say (recover.go, idle.go).
+	d.meeting.meet(nil, "loaded", false)
+	r.peers = d.peers(r)
 	if r.state() != machine.Idle {
 		r.beginRecovery()
 	}
 	for r.outcome == "" {
 		st := r.state()
-		if r.recovering && machine.CanRollBack(st) {
+		if r.recovering && !r.forward && machine.CanRollBack(st) {
 			d.rollBack(r, st, r.recoveryReason())
 			continue
 		}
@@ -38,6 +42,18 @@ func (d *deploy) drive(r *run) {
 			d.rest(r, st)
 		}
 	}
+}
+
+// peers are the records the other servers' runs loaded; called once
+// every run loaded its own.
+func (d *deploy) peers(r *run) []machine.Record {
+	var out []machine.Record
+	for _, o := range d.runs {
+		if o != r && o.m != nil {
+			out = append(out, o.loaded)
+		}
+	}
+	return out
 }
 
 // context is the context of a state's work: before the switch the deploy's,
@@ -102,8 +118,9 @@ func (d *deploy) runStage(ctx context.Context, r *run, st machine.State) error {
 }
 
 // fire fires done from st with change. A switch that cannot be recorded
-// stops this server on the new version (it has no way back from there, but
-// the next run rolls it back and deploys again).
+// stops this server on the new version (it has no way back from there; the
+// next run finishes the switch, as the other servers recorded it, and
+// deploys again).
 func (d *deploy) fire(ctx context.Context, r *run, done string, change func(*machine.Record)) error {
 	err := r.m.FireWith(ctx, done, change)
 	if err == nil {
@@ -116,7 +133,7 @@ func (d *deploy) fire(ctx context.Context, r *run, done string, change func(*mac
 		to := r.m.Record().ToColor
 		r.outcome = Failed
 		r.say("Traffic is on %s but the switch could not be recorded: %v", to, err)
-		r.err = fmt.Errorf("%w: traffic is on %s but the switch could not be recorded (%w); the next deploy rolls this server back and deploys again",
+		r.err = fmt.Errorf("%w: traffic is on %s but the switch could not be recorded (%w); the next deploy finishes the switch here (or, if no other server recorded it, rolls it back) and deploys again",
 			ErrAfterSwitch, to, err)
 		return nil
 	}
@@ -133,6 +150,12 @@ func (d *deploy) fire(ctx context.Context, r *run, done string, change func(*mac
 // next run.
 func (d *deploy) fail(ctx context.Context, r *run, st machine.State, err error) {
 	switch {
+	case r.recovering && r.forward && st == machine.Switching:
+		// The switch could not be finished here (its new containers
+		// died?): put this server back on the old set.
+		r.forward, r.route = false, routeUnknown
+		r.say("Could not finish the switch: %v; rolling it back", err)
+		d.rollBack(r, st, err)
 	case r.recovering:
 		// A dead run's record could not be brought back to Idle: nothing
 		// of this deploy starts anywhere.

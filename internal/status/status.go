@@ -239,7 +239,10 @@ func verdict(app string, a App, actives, releases map[string]bool) (string, []st
 		return Stopped, []string{fmt.Sprintf("no container of %s runs: run `luma deploy %s`", app, app)}
 	}
 	mixed := false
-	if len(actives) > 1 || len(releases) > 1 {
+	// Servers may serve one release in different colors (a server that
+	// was put back on the old set while the others finished a switch):
+	// that is no fault, and no deploy would make the colors agree.
+	if len(releases) > 1 || len(actives) > 1 && len(releases) != 1 {
 		mixed = true
 		advice = append(advice, fmt.Sprintf("servers serve different colors or releases: run `luma deploy %s` to converge", app))
 	}

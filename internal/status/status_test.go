@@ -58,6 +58,10 @@ func TestVerdicts(t *testing.T) {
 			{Name: "s1", Containers: running("blue", 2), Record: idle("blue", "r1")},
 			{Name: "s2", Containers: running("green", 2), Record: idle("green", "r2")},
 		}, Mixed, "", "different colors or releases"},
+		{"one release in two colors", []ServerInput{
+			{Name: "s1", Containers: running("blue", 2), Record: idle("blue", "r3")},
+			{Name: "s2", Containers: running("green", 2), Record: idle("green", "r3")},
+		}, Running, "", ""},
 		{"interrupted after switch", []ServerInput{
 			{Name: "s1", Containers: append(running("blue", 2), running("green", 2)...),
 				Record: &machine.Record{App: "blog", State: machine.Draining, FromColor: "blue", ToColor: "green", Active: "green", Release: "r2", Previous: "r1"}},

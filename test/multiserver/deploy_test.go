@@ -284,7 +284,7 @@ func TestKilledAfterSwitchConverges(t *testing.T) {
 	mustLuma(t, p.dir, "deploy", "--release", "r1")
 
 	p.write(t, v2)
-	cmd := exec.Command(lumaBin, "deploy", "--release", "r2", "--lease", "3s")
+	cmd := exec.Command(lumaBin, "deploy", "--release", "r2", "--lease", "5s")
 	cmd.Dir = p.dir
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -302,6 +302,7 @@ func TestKilledAfterSwitchConverges(t *testing.T) {
 					first <- i
 					return
 				}
+				time.Sleep(5 * time.Millisecond) // not a busy loop: it starved the deploy it watches
 			}
 		}()
 	}
