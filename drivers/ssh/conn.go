@@ -82,6 +82,7 @@ func dial(ctx context.Context, o Options, holdPTY bool) (*Conn, error) {
 	if err != nil {
 		return nil, fail(err)
 	}
+	limitUnsent(tcp)
 	// The handshake has no context: bound it by the timeout and by ctx.
 	_ = tcp.SetDeadline(time.Now().Add(o.Timeout))
 	stop := context.AfterFunc(ctx, func() { tcp.Close() })
