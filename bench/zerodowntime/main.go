@@ -324,7 +324,11 @@ func (p project) upgrade(i int) deployRun {
 		bin = p.o.luma
 	}
 	d := deployRun{N: i, Image: "setup with " + filepath.Base(bin), Start: time.Now()}
-	cmd := exec.Command(bin, "setup")
+	args := []string{"setup"}
+	if bin == p.o.luma {
+		args = append(args, "--allow-downgrade") // back from -upgrade-luma's revision
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = p.dir
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	out, err := cmd.CombinedOutput()

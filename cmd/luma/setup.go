@@ -17,6 +17,7 @@ type setupOptions struct {
 	servers         []string
 	restartServices bool
 	dryRun          bool
+	allowDowngrade  bool
 }
 
 func newSetupCmd(g *globals) *cobra.Command {
@@ -31,6 +32,7 @@ func newSetupCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&opts.restartServices, "restart-services", false, "recreate services whose configuration changed (brief downtime; volumes are kept)")
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "say what would change on each server's luma-proxy and why; change nothing")
+	cmd.Flags().BoolVar(&opts.allowDowngrade, "allow-downgrade", false, "replace a luma-proxy that a newer luma set up with this luma's (refused otherwise)")
 	return cmd
 }
 
@@ -80,7 +82,7 @@ func runSetup(ctx context.Context, g *globals, opts *setupOptions) error {
 	return setup.Run(ctx, setup.RunOptions{
 		Config: cfg, Servers: targets, Services: services, Source: source, Exe: exe,
 		DefaultProxyImage: setup.PublishedProxyImage(version()), Registry: registry,
-		Holder: naming.Holder() + " (setup)", RestartServices: opts.restartServices, DryRun: opts.dryRun,
+		Holder: naming.Holder() + " (setup)", RestartServices: opts.restartServices, DryRun: opts.dryRun, AllowDowngrade: opts.allowDowngrade,
 		Limit: fleet.MaxParallel, Out: g.out,
 	})
 }

@@ -39,6 +39,17 @@ type proxyPlan struct {
 	image, imageWhy string
 }
 
+// DowngradeError refuses to put an older luma-proxy in place of a newer
+// one: a teammate's older luma would silently undo an upgrade (and a
+// proxy older than revision 13 drops the state it does not know: history,
+// port claims).
+type DowngradeError struct{ Running, Mine int }
+
+func (e *DowngradeError) Error() string {
+	return fmt.Sprintf("luma-proxy runs revision %d, newer than this luma's (revision %d): a newer luma set it up; upgrade luma, or run `luma setup --allow-downgrade` to go back to revision %d",
+		e.Running, e.Mine, e.Mine)
+}
+
 // planProxy looks at the server's luma-proxy and decides, changing
 // nothing.
 func planProxy(ctx context.Context, e Engine, p Proxy, opts Options) (proxyPlan, error) {
@@ -59,13 +70,8 @@ func planProxy(ctx context.Context, e Engine, p Proxy, opts Options) (proxyPlan,
 	}
 	// Ports are never dropped: another project may serve on them.
 	pl.want = pl.published.add(mine.HTTP, mine.HTTPS)
-	switch {
-	case !old.Running():
+	if !old.Running() {
 		pl.kind, pl.why = planReplace, "it is "+old.State
-		return pl, nil
-	case !pl.want.equal(pl.published):
-		pl.kind = planReplace
-		pl.why = fmt.Sprintf("%s → %s for project %s; published ports change only with a new container, so connections are refused for about a second, for every project it serves", pl.published, pl.want, opts.Project)
 		return pl, nil
 	}
 	info, err := p.Info(ctx)
@@ -76,7 +82,13 @@ func planProxy(ctx context.Context, e Engine, p Proxy, opts Options) (proxyPlan,
 		return pl, nil
 	}
 	pl.info = info
+	if info.Revision > opts.Revision && !opts.AllowDowngrade {
+		return pl, &DowngradeError{Running: info.Revision, Mine: opts.Revision}
+	}
 	switch {
+	case !pl.want.equal(pl.published):
+		pl.kind = planReplace
+		pl.why = fmt.Sprintf("%s → %s for project %s; published ports change only with a new container, so connections are refused for about a second, for every project it serves", pl.published, pl.want, opts.Project)
 	case info.Revision == opts.Revision:
 		pl.kind = planUpToDate
 	case !info.Supervised:

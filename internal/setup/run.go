@@ -38,14 +38,32 @@ type RunOptions struct {
 	Holder            string
 	RestartServices   bool
 	DryRun            bool // say what would change, change nothing
+	AllowDowngrade    bool // replace a newer luma-proxy with this luma's
 	Limit             int  // servers set up at once
 	Out               Reporter
 }
 
 // Run sets up every server at once: luma-proxy (under the deploy locks of
 // every app it knows when it must be replaced), then the project's
-// services. Every server's error is kept, prefixed with its name.
+// services. Every server's luma-proxy is looked at first: a refusal on
+// one (a port another project serves otherwise, a newer luma-proxy)
+// changes nothing anywhere. Every server's error is kept, prefixed with
+// its name.
 func Run(ctx context.Context, opts RunOptions) error {
+	if !opts.DryRun { // a dry run says each server's refusal on its own
+		if err := each(opts, func(s Target) error {
+			_, err := planProxy(ctx, s.Engine, s.Proxy, serverOptions(s, opts))
+			return err
+		}); err != nil {
+			return fmt.Errorf("%w\nnothing was changed", err)
+		}
+	}
+	return each(opts, func(s Target) error { return runServer(ctx, s, opts) })
+}
+
+// each runs fn for every server, opts.Limit at once, and joins the
+// errors, each prefixed with its server.
+func each(opts RunOptions, fn func(Target) error) error {
 	var (
 		mu   sync.Mutex
 		errs []error
@@ -54,7 +72,7 @@ func Run(ctx context.Context, opts RunOptions) error {
 	g.SetLimit(max(opts.Limit, 1))
 	for _, s := range opts.Servers {
 		g.Go(func() error {
-			if err := runServer(ctx, s, opts); err != nil {
+			if err := fn(s); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("[%s] %w", s.Name, err))
 				mu.Unlock()
@@ -66,18 +84,25 @@ func Run(ctx context.Context, opts RunOptions) error {
 	return errors.Join(errs...)
 }
 
-func runServer(ctx context.Context, s Target, opts RunOptions) error {
+// serverOptions is what setting up server s takes.
+func serverOptions(s Target, opts RunOptions) Options {
 	cfg := opts.Config
 	so := Options{
 		Project: cfg.Name, HTTPPort: cfg.Proxy.HTTPPort, HTTPSPort: httpsPort(cfg), ProxyImage: cfg.Proxy.Image,
 		DefaultProxyImage: opts.DefaultProxyImage, Registry: opts.Registry,
-		Exe: opts.Exe, Holder: opts.Holder, Revision: proxy.Revision, SupervisorRevision: proxy.SupervisorRevision, DryRun: opts.DryRun,
+		Exe: opts.Exe, Holder: opts.Holder, Revision: proxy.Revision, SupervisorRevision: proxy.SupervisorRevision,
+		DryRun: opts.DryRun, AllowDowngrade: opts.AllowDowngrade,
 	}
 	for _, a := range cfg.Apps {
 		if slices.Contains(a.Servers, s.Name) {
 			so.Apps = append(so.Apps, a.Name)
 		}
 	}
+	return so
+}
+
+func runServer(ctx context.Context, s Target, opts RunOptions) error {
+	so := serverOptions(s, opts)
 	if err := Server(ctx, s.Name, s.Engine, s.Proxy, so, opts.Out); err != nil {
 		return err
 	}

@@ -35,6 +35,9 @@ type Options struct {
 	SupervisorRevision int
 	// DryRun says what setup would do, and changes nothing.
 	DryRun bool
+	// AllowDowngrade lets a luma-proxy of a newer revision be replaced by
+	// this luma's (refused otherwise, DowngradeError).
+	AllowDowngrade bool
 	// ProxyImage is proxy.image from luma.yml: the luma-proxy image to
 	// pull when this luma binary cannot become it (another OS or CPU, or
 	// dynamically linked). "": DefaultProxyImage.

@@ -2,6 +2,9 @@ package setup
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -200,4 +203,67 @@ func TestSetupUpgradesInPlaceFromTheImage(t *testing.T) {
 	if !strings.Contains(rep.String(), "Upgrading luma-proxy in place (revision 1 → the one in 127.0.0.1:5000/luma-proxy:1.2.3)") || strings.Contains(rep.String(), "s3cret") {
 		t.Errorf("lines:\n%s", rep.String())
 	}
+}
+
+// A luma older than the running luma-proxy refuses to put its own in
+// place unless told to (a teammate's older luma would silently undo an
+// upgrade), changing nothing; with AllowDowngrade it goes back in place.
+func TestSetupRefusesADowngrade(t *testing.T) {
+	h := fake.NewHost("s1")
+	ctx := context.Background()
+	var rep lines
+	if err := Server(ctx, "s1", h, h, revOpts(h, 1), &rep); err != nil {
+		t.Fatal(err)
+	}
+	h.SetUpgradeRevision(3)
+	if err := Server(ctx, "s1", h, h, revOpts(h, 3), &rep); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]int{}
+	ops := []string{"Create", "Stop", "PutFile", "Upgrade", "Lock", "EnsureNetwork", "Connect"}
+	for _, op := range ops {
+		before[op] = h.Calls(op)
+	}
+	for _, dry := range []bool{true, false} {
+		o := revOpts(h, 2)
+		o.DryRun = dry
+		err := Server(ctx, "s1", h, h, o, &rep)
+		var down *DowngradeError
+		if !errors.As(err, &down) || err.Error() != "luma-proxy runs revision 3, newer than this luma's (revision 2): a newer luma set it up; upgrade luma, or run `luma setup --allow-downgrade` to go back to revision 2" {
+			t.Fatalf("dry run %v: err %v", dry, err)
+		}
+	}
+	for _, op := range ops {
+		if h.Calls(op) != before[op] {
+			t.Errorf("a refused downgrade called %s", op)
+		}
+	}
+	if info, _ := h.Info(ctx); info.Revision != 3 {
+		t.Fatalf("revision %d after a refused downgrade", info.Revision)
+	}
+
+	h.SetUpgradeRevision(2)
+	o := revOpts(h, 2)
+	o.AllowDowngrade = true
+	o.Exe = otherBinary(t) // revision 2's binary: not the one that runs
+	rep = lines{}
+	if err := Server(ctx, "s1", h, h, o, &rep); err != nil {
+		t.Fatalf("%v\n%s", err, rep.String())
+	}
+	if info, _ := h.Info(ctx); info.Revision != 2 || !strings.Contains(rep.String(), "Upgrading luma-proxy in place (revision 3 → 2)") {
+		t.Fatalf("revision %d:\n%s", info.Revision, rep.String())
+	}
+}
+
+// otherBinary is a copy of staticExe with other bytes: another luma build.
+func otherBinary(t *testing.T) string {
+	b, err := os.ReadFile(staticExe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "luma")
+	if err := os.WriteFile(path, append(b, 0), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -55,7 +55,7 @@ apps:
 
 	const project = "e2eupg"
 	removeProject(t, project)
-	t.Cleanup(func() { testenv.Run(t, lumaBin, proj, "setup") }) // back to the other tests' revision
+	t.Cleanup(func() { testenv.Run(t, lumaBin, proj, "setup", "--allow-downgrade") }) // back to the other tests' revision
 	cmd := exec.Command(bin, "-luma", lumaBin, "-upgrade-luma", other, "-images", v1+","+v2, "-project", project,
 		"-deploys", "4", "-rate", "200", "-baseline", "0", "-bursts", "0", "-slow-ms", "1500",
 		"-port", fmt.Sprint(proxyPort), "-mix", "get,fresh,post-8k,post-64k,download,slow", "-app-keepalive", "1s")

@@ -26,12 +26,23 @@ func TestUpgradeThreeServers(t *testing.T) {
 	for i := range servers {
 		ids[i] = docker(t, i, "inspect", "-f", "{{.Id}}", naming.ProxyContainer)
 	}
-	t.Cleanup(func() { luma(t, p.dir, "setup") }) // back to the other tests' revision, whatever happened
+	t.Cleanup(func() { luma(t, p.dir, "setup", "--allow-downgrade") }) // back to the other tests' revision, whatever happened
 
 	stop := loadAll(t, p.hosts[0])
 	r := testenv.Run(t, other, p.dir, "setup")
-	back := mustLuma(t, p.dir, "setup")
+	// Going back is a downgrade: refused on every server, with nothing
+	// changed, unless asked for.
+	refused := luma(t, p.dir, "setup")
+	back := mustLuma(t, p.dir, "setup", "--allow-downgrade")
 	stop()
+	if refused.Code == 0 || !strings.Contains(refused.Stderr, "nothing was changed") {
+		t.Errorf("setup with an older luma was not refused:\n%s", refused)
+	}
+	for _, s := range servers {
+		if !strings.Contains(refused.Stderr, fmt.Sprintf("[%s] luma-proxy runs revision 9001, newer than this luma's", s)) {
+			t.Errorf("the refusal does not name %s:\n%s", s, refused)
+		}
+	}
 	if r.Code != 0 {
 		t.Fatalf("setup with the upgraded luma:\n%s", r)
 	}
