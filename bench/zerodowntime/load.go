@@ -151,6 +151,9 @@ type unsized struct{ io.Reader }
 
 func (l *load) do(k kind, due time.Time, seed uint64) sample {
 	s := sample{kind: k, due: due}
+	if k == ws {
+		return l.doWebSocket(s, seed)
+	}
 	spec := specs[k]
 	var req *http.Request
 	var sent []byte

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // app answers like examples/hello; broken corrupts what the test asks.
@@ -51,6 +53,24 @@ func app(t *testing.T, broken string) *httptest.Server {
 			}
 			fmt.Fprintf(w, "data: blue v1 %d\n\n", n)
 			w.(http.Flusher).Flush()
+		}
+	})
+	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for n := 1; ; n++ {
+			typ, msg, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			if broken == "websocket" && n == 4 {
+				c.Close(websocket.StatusGoingAway, "")
+				return
+			}
+			c.Write(context.Background(), typ, fmt.Appendf(nil, "blue v1 %s", msg))
 		}
 	})
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -95,10 +115,11 @@ func TestMixChecksEveryAnswer(t *testing.T) {
 		}
 	}
 	for broken, want := range map[string]string{
-		"flip":   "post-64k-chunked: echo mismatch",
-		"short":  "download-256k: truncated body",
-		"status": "get: status 502",
-		"stream": "stream-sse: stream ended after 3 of 10 events",
+		"flip":      "post-64k-chunked: echo mismatch",
+		"short":     "download-256k: truncated body",
+		"status":    "get: status 502",
+		"stream":    "stream-sse: stream ended after 3 of 10 events",
+		"websocket": "websocket: websocket cut after 3 of 10 answers (closed 1001)",
 	} {
 		s := runMix(t, broken)
 		if s.Failures[want] == 0 {

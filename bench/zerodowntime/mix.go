@@ -19,6 +19,9 @@ const (
 	// event (GET /events?interval=streamInterval): a streaming response
 	// that spans a switch, checked event by event.
 	stream kind = "stream-sse"
+	// ws is a WebSocket session of wsMessages messages, wsInterval apart
+	// (ws.go): a connection upgraded by the proxy that spans a switch.
+	ws kind = "websocket"
 )
 
 const (
@@ -41,17 +44,19 @@ var specs = map[kind]spec{
 	getFresh: {fresh: true, weight: 8},
 	download: {weight: 4},
 	stream:   {weight: 2},
+	ws:       {weight: 2},
 	slow:     {}, // by -slow-share, not by weight
 }
 
 // groups are the names -mix takes; post-8k means both post-8k-sized and
 // post-8k-chunked.
 var groups = map[string][]kind{
-	"get":      {getKeep},
-	"fresh":    {getFresh},
-	"download": {download},
-	"stream":   {stream},
-	"slow":     {slow},
+	"get":       {getKeep},
+	"fresh":     {getFresh},
+	"download":  {download},
+	"stream":    {stream},
+	"websocket": {ws},
+	"slow":      {slow},
 }
 
 func init() {
@@ -75,7 +80,7 @@ func init() {
 }
 
 // allMix is the default: every kind.
-const allMix = "get,fresh,post-1k,post-8k,post-64k,post-1m,download,stream,slow"
+const allMix = "get,fresh,post-1k,post-8k,post-64k,post-1m,download,stream,websocket,slow"
 
 // mix is the order in which kinds are sent: a fixed shuffled cycle where
 // each kind appears as often as its weight, and one request in slowEvery
