@@ -162,8 +162,8 @@ func peersColor(peers []machine.Record) string {
 		c := p.Active
 		switch {
 		case p.State == machine.Idle:
-		case machine.Switched(p.State):
-			c = p.ToColor
+		case machine.Switched(p.State), p.State == machine.Switching && switchedOn(p, peers) != "":
+			c = p.ToColor // finished forward first (recover.go)
 		default:
 			c = p.FromColor
 		}
