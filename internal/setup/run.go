@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/luma-deploy/luma/drivers"
 	"github.com/luma-deploy/luma/internal/config"
@@ -62,20 +61,15 @@ func Run(ctx context.Context, opts RunOptions) error {
 }
 
 // each runs fn for every server, opts.Limit at once, and joins the
-// errors, each prefixed with its server.
+// errors, each prefixed with its server, in the servers' order.
 func each(opts RunOptions, fn func(Target) error) error {
-	var (
-		mu   sync.Mutex
-		errs []error
-		g    errgroup.Group
-	)
+	errs := make([]error, len(opts.Servers))
+	var g errgroup.Group
 	g.SetLimit(max(opts.Limit, 1))
-	for _, s := range opts.Servers {
+	for i, s := range opts.Servers {
 		g.Go(func() error {
 			if err := fn(s); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("[%s] %w", s.Name, err))
-				mu.Unlock()
+				errs[i] = fmt.Errorf("[%s] %w", s.Name, err)
 			}
 			return nil
 		})
