@@ -13,18 +13,7 @@ import (
 // Run sets up every server at once and keeps every server's error, named:
 // one server that fails does not stop the others.
 func TestRunEveryServerEveryError(t *testing.T) {
-	cfg, err := config.Parse("luma.yml", []byte(`name: blog
-proxy:
-  http_port: 8080
-apps:
-  web:
-    image: web:1
-    servers: [s1, s2, s3]
-    proxy: {hosts: [blog.test], app_port: 3000}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := threeServers(t)
 	hosts := []*fake.Host{fake.NewHost("s1"), fake.NewHost("s2"), fake.NewHost("s3")}
 	hosts[1].Inject(fake.Fault{Op: "Platform"})
 	hosts[2].Inject(fake.Fault{Op: "EnsureNetwork"})
@@ -33,7 +22,7 @@ apps:
 		targets = append(targets, Target{Name: h.Name(), Engine: h, Proxy: h})
 	}
 	var rep lines
-	err = Run(context.Background(), RunOptions{Config: cfg, Servers: targets, Exe: staticExe, Holder: "alice (setup)", Limit: 2, Out: &rep})
+	err := Run(context.Background(), RunOptions{Config: cfg, Servers: targets, Exe: staticExe, Holder: "alice (setup)", Limit: 2, Out: &rep})
 	if err == nil || !strings.Contains(err.Error(), "[s2] ") || !strings.Contains(err.Error(), "[s3] ") || strings.Contains(err.Error(), "[s1]") {
 		t.Fatalf("err %v", err)
 	}
@@ -48,18 +37,7 @@ apps:
 // A refusal on one server (here a newer luma-proxy) is found before any
 // server changes: the others get no luma-proxy either.
 func TestRunRefusalChangesNothingAnywhere(t *testing.T) {
-	cfg, err := config.Parse("luma.yml", []byte(`name: blog
-proxy:
-  http_port: 8080
-apps:
-  web:
-    image: web:1
-    servers: [s1, s2, s3]
-    proxy: {hosts: [blog.test], app_port: 3000}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := threeServers(t)
 	hosts := []*fake.Host{fake.NewHost("s1"), fake.NewHost("s2"), fake.NewHost("s3")}
 	// s2's luma-proxy was set up by a luma with a newer proxy revision.
 	newer := opts(hosts[1], 8080)
@@ -72,7 +50,7 @@ apps:
 		targets = append(targets, Target{Name: h.Name(), Engine: h, Proxy: h})
 	}
 	var rep lines
-	err = Run(context.Background(), RunOptions{Config: cfg, Servers: targets, Exe: staticExe, Holder: "alice (setup)", Limit: 3, Out: &rep})
+	err := Run(context.Background(), RunOptions{Config: cfg, Servers: targets, Exe: staticExe, Holder: "alice (setup)", Limit: 3, Out: &rep})
 	if err == nil || !strings.Contains(err.Error(), "[s2] luma-proxy runs revision") || !strings.HasSuffix(err.Error(), "\nnothing was changed") {
 		t.Fatalf("err %v", err)
 	}
@@ -84,4 +62,21 @@ apps:
 	if rep.String() != "" {
 		t.Errorf("lines:\n%s", rep.String())
 	}
+}
+
+// threeServers is a project with one app on servers s1, s2 and s3.
+func threeServers(t *testing.T) *config.Config {
+	cfg, err := config.Parse("luma.yml", []byte(`name: blog
+proxy:
+  http_port: 8080
+apps:
+  web:
+    image: web:1
+    servers: [s1, s2, s3]
+    proxy: {hosts: [blog.test], app_port: 3000}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
