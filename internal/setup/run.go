@@ -49,26 +49,34 @@ type RunOptions struct {
 // changes nothing anywhere. Every server's error is kept, prefixed with
 // its name.
 func Run(ctx context.Context, opts RunOptions) error {
-	if !opts.DryRun { // a dry run says each server's refusal on its own
-		if err := each(opts, func(s Target) error {
-			_, err := planProxy(ctx, s.Engine, s.Proxy, serverOptions(s, opts))
-			return err
-		}); err != nil {
-			return fmt.Errorf("%w\nnothing was changed", err)
-		}
+	plans := make([]proxyPlan, len(opts.Servers))
+	refused := make([]bool, len(opts.Servers))
+	err := each(opts, func(i int, s Target) (err error) {
+		plans[i], err = planProxy(ctx, s.Engine, s.Proxy, serverOptions(s, opts))
+		refused[i] = err != nil
+		return err
+	})
+	if err != nil && !opts.DryRun {
+		return fmt.Errorf("%w\nnothing was changed", err)
 	}
-	return each(opts, func(s Target) error { return runServer(ctx, s, opts) })
+	// A dry run says each server's plan, and the refusals.
+	return errors.Join(err, each(opts, func(i int, s Target) error {
+		if refused[i] {
+			return nil
+		}
+		return runServer(ctx, s, plans[i], opts)
+	}))
 }
 
 // each runs fn for every server, opts.Limit at once, and joins the
 // errors, each prefixed with its server, in the servers' order.
-func each(opts RunOptions, fn func(Target) error) error {
+func each(opts RunOptions, fn func(int, Target) error) error {
 	errs := make([]error, len(opts.Servers))
 	var g errgroup.Group
 	g.SetLimit(max(opts.Limit, 1))
 	for i, s := range opts.Servers {
 		g.Go(func() error {
-			if err := fn(s); err != nil {
+			if err := fn(i, s); err != nil {
 				errs[i] = fmt.Errorf("[%s] %w", s.Name, err)
 			}
 			return nil
@@ -95,9 +103,10 @@ func serverOptions(s Target, opts RunOptions) Options {
 	return so
 }
 
-func runServer(ctx context.Context, s Target, opts RunOptions) error {
+// runServer sets up server s as pl, its luma-proxy's plan, says.
+func runServer(ctx context.Context, s Target, pl proxyPlan, opts RunOptions) error {
 	so := serverOptions(s, opts)
-	if err := Server(ctx, s.Name, s.Engine, s.Proxy, so, opts.Out); err != nil {
+	if err := apply(ctx, s.Name, s.Engine, s.Proxy, pl, so, opts.Out); err != nil {
 		return err
 	}
 	if opts.DryRun {

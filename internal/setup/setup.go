@@ -80,11 +80,16 @@ type Proxy interface {
 // Server sets up one server. It is idempotent: a second run with the same
 // luma binary changes nothing, and a luma binary whose proxy code did not
 // change (proxy.Revision) leaves luma-proxy alone.
-func Server(ctx context.Context, server string, e Engine, p Proxy, opts Options, rep Reporter) (err error) {
+func Server(ctx context.Context, server string, e Engine, p Proxy, opts Options, rep Reporter) error {
 	pl, err := planProxy(ctx, e, p, opts)
 	if err != nil {
 		return err
 	}
+	return apply(ctx, server, e, p, pl, opts, rep)
+}
+
+// apply carries out pl, the plan planProxy made for the server.
+func apply(ctx context.Context, server string, e Engine, p Proxy, pl proxyPlan, opts Options, rep Reporter) (err error) {
 	if opts.DryRun {
 		rep.Printf(server, "%s", pl.words())
 		return nil
