@@ -105,19 +105,8 @@ func TestClosedOutputDoesNotStopADeploy(t *testing.T) {
 	mustLuma(t, a.dir, "setup")
 	mustLuma(t, a.dir, "deploy", "--release", "r1")
 	a.write(t, spec{image: v2})
-	cmd := exec.Command(lumaBin, "deploy", "--release", "r2")
-	cmd.Dir = a.dir
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	first := make([]byte, 1)
-	out.Read(first) // the first output, then the reader goes away
-	out.Close()
-	err = cmd.Wait()
+	cmd := startClosingOutput(t, a.dir, "deploy", "--release", "r2")
+	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() < 0 {
 		t.Fatalf("luma died: %v", err)
 	}
@@ -127,4 +116,26 @@ func TestClosedOutputDoesNotStopADeploy(t *testing.T) {
 	if l := a.lock(t); l != nil {
 		t.Fatalf("lock left: %+v", l)
 	}
+}
+
+// startClosingOutput starts luma in dir and closes its output once the
+// first byte came, as `luma ... | head -c 1` does.
+func startClosingOutput(t *testing.T, dir string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(lumaBin, args...)
+	cmd.Dir = dir
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 1)
+	if _, err := out.Read(first); err != nil {
+		cmd.Process.Kill()
+		t.Fatalf("luma %v wrote nothing: %v", args, err)
+	}
+	out.Close()
+	return cmd
 }

@@ -167,20 +167,7 @@ func TestLogsFollowEndsWhenOutputCloses(t *testing.T) {
 	a.write(t, spec{image: testenv.BuildHello(t, "v1")})
 	mustLuma(t, a.dir, "setup")
 	mustLuma(t, a.dir, "deploy", "--release", "r1")
-	cmd := exec.Command(lumaBin, "logs", "-f", a.name)
-	cmd.Dir = a.dir
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	first := make([]byte, 1)
-	if _, err := out.Read(first); err != nil {
-		t.Fatalf("no output: %v", err)
-	}
-	out.Close()
+	cmd := startClosingOutput(t, a.dir, "logs", "-f", a.name)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	// The app logs nothing per request: a deploy's new container logs
